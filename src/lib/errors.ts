@@ -1,0 +1,41 @@
+/**
+ * Named errors with a stable code and a message that says what went wrong and how to fix it.
+ * Comlink keeps an error's name and message across the worker boundary but not its class, so
+ * callers branch on `code` (also embedded in the message as a `[code]` prefix) rather than on
+ * `instanceof`.
+ */
+export type ErrorCode =
+  | 'safetensors/too-small'
+  | 'safetensors/header-length'
+  | 'safetensors/header-json'
+  | 'safetensors/bad-entry'
+  | 'safetensors/unsupported-dtype'
+  | 'safetensors/bad-offsets'
+  | 'safetensors/missing-tensor'
+  | 'onnx/malformed'
+  | 'onnx/missing-tensor'
+  | 'model/load-failed'
+  | 'webgpu/unavailable'
+  | 'sae/unknown-layout'
+  | 'sae/bad-shape'
+  | 'sae/bad-config'
+  | 'sae/mismatch'
+  | 'cancelled';
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(`[${code}] ${message}`);
+  }
+}
+
+/** Reads the code back from an error that may have crossed a worker boundary as a plain Error. */
+export function errorCode(error: unknown): ErrorCode | undefined {
+  if (error instanceof AppError) return error.code;
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /^\[([a-z0-9-]+\/[a-z0-9-]+|cancelled)\]/.exec(message);
+  return match ? (match[1] as ErrorCode) : undefined;
+}
