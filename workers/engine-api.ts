@@ -19,6 +19,8 @@ export interface LoadedModel {
   dModel: number;
   nHead: number;
   vocabSize: number;
+  /** The GPU device onnxruntime runs the model on (adapter vendor/architecture). */
+  gpuDevice: string;
 }
 
 export interface EngineApi {

@@ -1,7 +1,7 @@
 /** The engine worker's implementation: thin glue from the API to the core in src/lib. */
 import type { PreTrainedModel } from '@huggingface/transformers';
 import { AppError } from '../src/lib/errors.ts';
-import { HUGGING_FACE_HUB, loadCausalLm, runLogits, useHub } from '../src/lib/runtime/onnx-runtime.ts';
+import { HUGGING_FACE_HUB, loadCausalLm, runLogits, useHub, webgpuBackendDevice } from '../src/lib/runtime/onnx-runtime.ts';
 import { detectWebGpu } from '../src/lib/runtime/webgpu.ts';
 import type { EngineApi, LoadedModel, LogitsResult, ModelLoadEvent, ModelSource, WebGpuStatus } from './engine-api.ts';
 
@@ -20,6 +20,8 @@ export class Engine implements EngineApi {
     this.model = undefined;
     const model = await loadCausalLm(source.repo, source.revision ?? 'main', onEvent);
     this.model = model;
+    const gpuDevice = await webgpuBackendDevice();
+    if (!gpuDevice) throw new AppError('webgpu/unavailable', 'The model loaded, but onnxruntime did not create a WebGPU device for it. Reload the page; if it persists, the GPU process may have crashed.');
     const config = model.config as unknown as Record<string, number | string>;
     return {
       repo: source.repo,
@@ -28,6 +30,7 @@ export class Engine implements EngineApi {
       dModel: Number(config.n_embd),
       nHead: Number(config.n_head),
       vocabSize: Number(config.vocab_size),
+      gpuDevice,
     };
   }
 

@@ -69,6 +69,18 @@ export async function loadCausalLm(repo: string, revision: string, onEvent?: (ev
   }
 }
 
+/**
+ * The label of the GPU device onnxruntime's WebGPU backend created, or undefined when no session has
+ * initialised the WebGPU backend (so a model that "loaded" did not actually land on the GPU).
+ */
+export async function webgpuBackendDevice(): Promise<string | undefined> {
+  const pending = ort.env.webgpu.device as Promise<GPUDevice> | GPUDevice | undefined;
+  const device = await Promise.race([Promise.resolve(pending), new Promise<undefined>((done) => setTimeout(done, 1000))]);
+  if (!device) return undefined;
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return info ? [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'webgpu' : 'webgpu';
+}
+
 export interface LogitsResult {
   dims: number[];
   data: Float32Array;
