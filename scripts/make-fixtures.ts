@@ -1,0 +1,8 @@
+/**
+ * `npm run fixtures`: regenerates the committed test fixtures under test/fixtures/.
+ * Each generator lives in scripts/fixtures/ and is deterministic (same bytes on every run).
+ * To add one, import it and call it below.
+ */
+import { makeTinyGpt2 } from './fixtures/tiny-gpt2.ts';
+
+makeTinyGpt2();
