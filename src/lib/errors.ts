@@ -20,6 +20,12 @@ export type ErrorCode =
   | 'sae/bad-shape'
   | 'sae/bad-config'
   | 'sae/mismatch'
+  | 'safetensors/truncated'
+  | 'sae/no-weights'
+  | 'sae/config-mismatch'
+  | 'sae/unsupported-architecture'
+  | 'sae/unknown-hook'
+  | 'sae/layer-out-of-range'
   | 'cancelled';
 
 export class AppError extends Error {
