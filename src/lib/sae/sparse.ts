@@ -1,0 +1,49 @@
+/**
+ * Sparse activations of a batch of tokens in CSR form: token t's active features are
+ * `features[offsets[t] .. offsets[t+1])` with `values` alongside, in increasing feature order.
+ */
+export interface SparseActivations {
+  tokens: number;
+  offsets: Uint32Array;
+  features: Uint32Array;
+  values: Float32Array;
+}
+
+/**
+ * Packs TopK output ([tokens, k] values and indices, strongest first) into CSR, keeping only values > 0
+ * (a ReLU SAE's cap can exceed its active count; TopK SAEs can have fewer than k positive values).
+ */
+export function packTopK(values: Float32Array, indices: BigInt64Array | Int32Array, tokens: number, k: number): SparseActivations {
+  const offsets = new Uint32Array(tokens + 1);
+  const features: number[] = [];
+  const kept: number[] = [];
+  const order: number[] = [];
+  for (let t = 0; t < tokens; t++) {
+    order.length = 0;
+    for (let j = 0; j < k; j++) if (values[t * k + j]! > 0) order.push(t * k + j);
+    order.sort((a, b) => Number(indices[a]!) - Number(indices[b]!));
+    for (const at of order) {
+      features.push(Number(indices[at]!));
+      kept.push(values[at]!);
+    }
+    offsets[t + 1] = features.length;
+  }
+  return { tokens, offsets, features: Uint32Array.from(features), values: Float32Array.from(kept) };
+}
+
+/** Concatenates CSR batches (tokens in order). */
+export function concatSparse(parts: SparseActivations[]): SparseActivations {
+  const tokens = parts.reduce((n, p) => n + p.tokens, 0);
+  const nnz = parts.reduce((n, p) => n + p.features.length, 0);
+  const out: SparseActivations = { tokens, offsets: new Uint32Array(tokens + 1), features: new Uint32Array(nnz), values: new Float32Array(nnz) };
+  let t = 0;
+  let at = 0;
+  for (const part of parts) {
+    for (let i = 1; i <= part.tokens; i++) out.offsets[t + i] = at + part.offsets[i]!;
+    out.features.set(part.features, at);
+    out.values.set(part.values, at);
+    t += part.tokens;
+    at += part.features.length;
+  }
+  return out;
+}
