@@ -36,9 +36,12 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** A persistent profile (real storage quota, unlike incognito), removed on close. */
-export async function launch(): Promise<Browser> {
-  const profile = mkdtempSync(join(tmpdir(), 'autointerp-chromium-'));
+/**
+ * A persistent profile (real storage quota, unlike incognito). A fresh one is removed on close; pass
+ * `profile` to reuse a folder across launches (e.g. to close the browser mid-run and come back).
+ */
+export async function launch(options: { profile?: string } = {}): Promise<Browser> {
+  const profile = options.profile ?? mkdtempSync(join(tmpdir(), 'autointerp-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath(),
     headless: true,
@@ -60,7 +63,7 @@ export async function launch(): Promise<Browser> {
     errors,
     async close() {
       await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      if (!options.profile) rmSync(profile, { recursive: true, force: true });
     },
   };
 }

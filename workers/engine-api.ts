@@ -1,11 +1,15 @@
 /** What the engine worker offers the page. The page holds a comlink proxy of this interface. */
 import type { LogitsResult, ModelLoadEvent } from '../src/lib/runtime/onnx-runtime.ts';
 import type { WebGpuStatus } from '../src/lib/runtime/webgpu.ts';
+import type { SaeInputFile, SaeSpec, SaeSummary } from '../src/lib/sae/index.ts';
+import type { SparseActivations } from '../src/lib/sae/sparse.ts';
+import type { CacheProgress } from '../src/lib/latents/cache-runner.ts';
+import type { CacheRun } from '../src/lib/storage/cache-store.ts';
 
-export type { LogitsResult, ModelLoadEvent, WebGpuStatus };
+export type { CacheProgress, CacheRun, LogitsResult, ModelLoadEvent, SaeInputFile, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus };
 
 export interface ModelSource {
-  /** Hub repo id, e.g. "onnx-community/gpt2" or "autointerp-test/tiny-gpt2". */
+  /** Hub repo id, e.g. "Xenova/gpt2" or "autointerp-test/tiny-gpt2". */
   repo: string;
   /** Hub base URL; the real hub by default. Tests and the demo mode point it at a stand-in. */
   hubUrl?: string;
@@ -18,15 +22,113 @@ export interface LoadedModel {
   nLayer: number;
   dModel: number;
   nHead: number;
+  dMlp: number;
   vocabSize: number;
-  /** The GPU device onnxruntime runs the model on (adapter vendor/architecture). */
-  gpuDevice: string;
+  /** The id put in front of rows for SAEs trained with a BOS token (GPT-2: <|endoftext|>). */
+  bosTokenId: number;
+  /** Size of onnx/model.onnx in bytes. */
+  onnxBytes: number;
+}
+
+/** One SAE found among dropped files, as the UI shows it. */
+export interface SaeChoice {
+  id: string;
+  label: string;
+  spec: SaeSpec;
+  summary: SaeSummary;
+}
+
+export interface SaeFilesResult {
+  choices: SaeChoice[];
+  /** Files that could not be used and why. */
+  skipped: { path: string; message: string }[];
+}
+
+export interface SelectSaeOptions {
+  /** Settings the user set or corrected (hook point, k, normalization, centring, …). */
+  overrides?: Partial<SaeSpec>;
+  /** Largest weight tensor in bytes; defaults to the adapter's buffer limits (tests lower it to force splitting). */
+  maxTensorBytes?: number;
+  /** First cap on active features per token for ReLU-like SAEs (it grows as needed; tests set it low). */
+  initialCap?: number;
+}
+
+export interface ReadySae {
+  spec: SaeSpec;
+  label: string;
+  /** Identifies the weights file (SHA-256 of its size, header and first and last MiB). */
+  fingerprint: string;
+  /** How many column blocks W_enc was split into to fit the GPU's buffer limit. */
+  encoderBlocks: number;
+  /** The graph tensor the hook point was read from. */
+  hookTensor: string;
+}
+
+export interface TimingRequest {
+  /** full: the whole model with logits read back; cut: the model up to the hook; engine: cut + SAE + sparse read-back. */
+  kind: 'full' | 'cut' | 'engine';
+  hookName?: string;
+  rows: number[][];
+  /** Timed runs after one untimed warm-up run. */
+  repeats: number;
+}
+
+export interface TimingResult {
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+export interface NewCache {
+  /** Token matrix, row-major [nRows * ctx]. */
+  tokens: Uint32Array;
+  ctx: number;
+  /** Where the rows came from, shown with the cache. */
+  description: string;
+  seed: number;
+  maxTokens: number;
+  /** Rows per stored chunk (the unit of progress and resume); default: as many as fit in 65535 tokens. */
+  chunkRows?: number;
 }
 
 export interface EngineApi {
   /** The WebGPU adapter as the worker sees it. */
   webgpu(): Promise<WebGpuStatus>;
+  /** Downloads config.json and onnx/model.onnx (browser-cached) and checks the graph can be cut. */
   loadModel(source: ModelSource, onEvent?: (event: ModelLoadEvent) => void): Promise<LoadedModel>;
-  /** Full forward of the loaded model on right-padded rows: logits [batch, seq, vocab]. */
+  /** Full forward (transformers.js on WebGPU) on right-padded rows: logits [batch, seq, vocab]. */
   logits(rows: number[][]): Promise<LogitsResult>;
+  /** The GPU device onnxruntime's WebGPU backend runs on (undefined before any session exists). */
+  gpuDevice(): Promise<string | undefined>;
+  /** The model cut at a hook point: that hook's activations [batch, seq, width]. */
+  hookActivations(hookName: string, rows: number[][]): Promise<LogitsResult>;
+  /** Reads the dropped files' headers and configs: the SAEs found, with what is known and missing. */
+  openSaeFiles(files: SaeInputFile[]): Promise<SaeFilesResult>;
+  /** Loads the chosen SAE's weights and builds model-to-hook + encoder on the GPU. */
+  selectSae(id: string, options?: SelectSaeOptions): Promise<ReadySae>;
+  /** The current TopK cap of a ReLU-like SAE (k for a TopK SAE). */
+  encoderCap(): Promise<number | undefined>;
+  /** Token ids and their text pieces, with the loaded model's tokenizer (from the same hub repo). */
+  tokenize(text: string): Promise<{ ids: number[]; pieces: string[] }>;
+  /**
+   * The `expected_average_only_in` input scale, sqrt(d_in) / mean ||x||, measured on these rows at the
+   * SAE's hook point (for SAEs whose files do not give it).
+   */
+  estimateScale(id: string, rows: number[][], overrides?: Partial<SaeSpec>): Promise<number>;
+  /** Stores a new cache's token matrix and settings (model and SAE as loaded now); nothing is encoded yet. */
+  createCache(request: NewCache): Promise<CacheRun>;
+  /** Encodes the cache's missing chunks with the loaded model and SAE (which must be the ones it was made with). */
+  runCache(runId: string, onProgress?: (progress: CacheProgress) => void): Promise<CacheRun>;
+  /** Stops the running cache after the chunk in hand; it stays resumable. */
+  pauseCache(): Promise<void>;
+  listCaches(): Promise<CacheRun[]>;
+  deleteCache(runId: string): Promise<void>;
+  /** One feature's stored activations: global token index (row * ctx + position) and value. */
+  cacheFeature(runId: string, feature: number): Promise<{ tokens: Uint32Array; values: Float32Array }>;
+  /** SHA-256 over everything stored for a cache (equal digests: byte-identical caches). */
+  cacheDigest(runId: string): Promise<string>;
+  /** Times a kind of forward in the worker (for `npm run bench`). */
+  time(request: TimingRequest): Promise<TimingResult>;
+  /** Encodes equal-length token rows: every non-zero activation, exactly (CSR over batch*seq tokens). */
+  encode(rows: number[][]): Promise<SparseActivations>;
 }

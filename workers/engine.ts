@@ -1,12 +1,47 @@
 /** The engine worker's implementation: thin glue from the API to the core in src/lib. */
-import type { PreTrainedModel } from '@huggingface/transformers';
+import { AutoTokenizer, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { AppError } from '../src/lib/errors.ts';
-import { HUGGING_FACE_HUB, loadCausalLm, runLogits, useHub, webgpuBackendDevice } from '../src/lib/runtime/onnx-runtime.ts';
+import { downloadHubFile, type HubFile } from '../src/lib/runtime/hub.ts';
+import { HUGGING_FACE_HUB, loadCausalLm, ort, runLogits, useHub, webgpuBackendDevice } from '../src/lib/runtime/onnx-runtime.ts';
+import { OrtSession } from '../src/lib/runtime/ort-session.ts';
 import { detectWebGpu } from '../src/lib/runtime/webgpu.ts';
-import type { EngineApi, LoadedModel, LogitsResult, ModelLoadEvent, ModelSource, WebGpuStatus } from './engine-api.ts';
+import { buildEncoderModel, buildHookModel, HOOK_OUTPUT } from '../src/lib/sae/encoder-model.ts';
+import { encoderBlockColumns, SAE_K_INPUT, SAE_OUTPUTS } from '../src/lib/sae/encode-graph.ts';
+import { checkSaeAgainstModel, detectSaes, estimateNormalizationScale, loadSaeWeights, summarizeSae, type ModelDims, type SaeCandidate, type SaeSpec } from '../src/lib/sae/index.ts';
+import { packTopK } from '../src/lib/sae/sparse.ts';
+import { batchRowsFor, runCache, type CacheProgress } from '../src/lib/latents/cache-runner.ts';
+import { createRun, deleteRun, getRun, listRuns, openCacheDb, readFeature, runDigest, type CacheDatabase, type CacheRun } from '../src/lib/storage/cache-store.ts';
+import type {
+  EngineApi, NewCache, TimingRequest, TimingResult, LoadedModel, LogitsResult, ModelLoadEvent, ModelSource, ReadySae, SaeFilesResult, SaeInputFile, SelectSaeOptions, SparseActivations, WebGpuStatus,
+} from './engine-api.ts';
+
+interface ModelState {
+  source: Required<ModelSource>;
+  info: LoadedModel;
+  onnx: Uint8Array;
+  dims: ModelDims;
+}
+
+interface EncoderState {
+  session: OrtSession;
+  ready: ReadySae;
+  /** TopK cap for ReLU-like SAEs; grows when a token has more active features, never shrinks. */
+  cap: number;
+}
+
+/** Starting cap on active features per token for ReLU-like SAEs (GPT-2 SAEs have L0 around 20-100). */
+const INITIAL_CAP = 64;
 
 export class Engine implements EngineApi {
-  private model: PreTrainedModel | undefined;
+  private model: ModelState | undefined;
+  private logitsModel: PreTrainedModel | undefined;
+  private tokenizer: PreTrainedTokenizer | undefined;
+  private hookSessions = new Map<string, OrtSession>();
+  private candidates: SaeCandidate[] = [];
+  private saeFiles = new Map<string, Blob>();
+  private db: Promise<CacheDatabase> | undefined;
+  private pauseRequested = false;
+  private encoder: EncoderState | undefined;
 
   webgpu(): Promise<WebGpuStatus> {
     return detectWebGpu();
@@ -15,27 +50,250 @@ export class Engine implements EngineApi {
   async loadModel(source: ModelSource, onEvent?: (event: ModelLoadEvent) => void): Promise<LoadedModel> {
     const gpu = await detectWebGpu();
     if (!gpu.available) throw new AppError('webgpu/unavailable', `${gpu.reason} ${gpu.advice}`);
-    useHub(source.hubUrl ?? HUGGING_FACE_HUB);
-    await this.model?.dispose();
-    this.model = undefined;
-    const model = await loadCausalLm(source.repo, source.revision ?? 'main', onEvent);
-    this.model = model;
-    const gpuDevice = await webgpuBackendDevice();
-    if (!gpuDevice) throw new AppError('webgpu/unavailable', 'The model loaded, but onnxruntime did not create a WebGPU device for it. Reload the page; if it persists, the GPU process may have crashed.');
-    const config = model.config as unknown as Record<string, number | string>;
-    return {
-      repo: source.repo,
-      modelType: String(config.model_type),
-      nLayer: Number(config.n_layer),
-      dModel: Number(config.n_embd),
-      nHead: Number(config.n_head),
-      vocabSize: Number(config.vocab_size),
-      gpuDevice,
+    await this.unloadModel();
+    const full: Required<ModelSource> = { repo: source.repo.trim(), hubUrl: source.hubUrl ?? HUGGING_FACE_HUB, revision: source.revision ?? 'main' };
+    useHub(full.hubUrl);
+    const file = (path: string): HubFile => ({ ...full, path });
+    const fetchWithEvents = async (path: string) => {
+      const bytes = await downloadHubFile(file(path), (loaded, total) => onEvent?.({ kind: 'file', file: path, loaded, total }));
+      onEvent?.({ kind: 'file-done', file: path });
+      return bytes;
     };
+    const config = JSON.parse(new TextDecoder().decode(await fetchWithEvents('config.json'))) as Record<string, unknown>;
+    if (config.model_type !== 'gpt2') {
+      throw new AppError('model/load-failed', `"${full.repo}" is a ${String(config.model_type)} model; the engine runs GPT-2 (model_type gpt2) exports.`);
+    }
+    const onnx = await fetchWithEvents('onnx/model.onnx');
+    const dModel = Number(config.n_embd);
+    const nHead = Number(config.n_head);
+    const dims: ModelDims = { dModel, nHeads: nHead, dHead: dModel / nHead, dMlp: Number(config.n_inner ?? 4 * dModel) || 4 * dModel, nLayers: Number(config.n_layer) };
+    const info: LoadedModel = {
+      repo: full.repo, modelType: 'gpt2', nLayer: dims.nLayers, dModel, nHead, dMlp: dims.dMlp, vocabSize: Number(config.vocab_size), bosTokenId: Number(config.bos_token_id ?? Number(config.vocab_size) - 1), onnxBytes: onnx.byteLength,
+    };
+    this.model = { source: full, info, onnx, dims };
+    onEvent?.({ kind: 'ready' });
+    return info;
   }
 
   async logits(rows: number[][]): Promise<LogitsResult> {
-    if (!this.model) throw new AppError('model/load-failed', 'No model is loaded: load one before running it.');
-    return runLogits(this.model, rows);
+    const model = this.requireModel();
+    this.logitsModel ??= await loadCausalLm(model.source.repo, model.source.revision);
+    return runLogits(this.logitsModel, rows);
   }
+
+  gpuDevice(): Promise<string | undefined> {
+    return webgpuBackendDevice();
+  }
+
+  async hookActivations(hookName: string, rows: number[][]): Promise<LogitsResult> {
+    const model = this.requireModel();
+    let session = this.hookSessions.get(hookName);
+    if (!session) {
+      session = await OrtSession.create(buildHookModel(model.onnx, hookName).bytes, `the model up to ${hookName}`);
+      this.hookSessions.set(hookName, session);
+    }
+    const output = (await session.run(rows, model.dims))[HOOK_OUTPUT]!;
+    return { dims: [...output.dims], data: new Float32Array(output.data as Float32Array) };
+  }
+
+  async openSaeFiles(files: SaeInputFile[]): Promise<SaeFilesResult> {
+    const detection = await detectSaes(files);
+    this.candidates = detection.candidates;
+    this.saeFiles = new Map(files.map((f) => [f.path, f.blob]));
+    return {
+      choices: detection.candidates.map((c) => ({ id: c.id, label: c.label, spec: c.spec, summary: summarizeSae(c.spec) })),
+      skipped: detection.skipped.map((s) => ({ path: s.path, message: s.message })),
+    };
+  }
+
+  async selectSae(id: string, options: SelectSaeOptions = {}): Promise<ReadySae> {
+    const model = this.requireModel();
+    const candidate = this.candidates.find((c) => c.id === id);
+    if (!candidate) throw new AppError('sae/bad-config', `No SAE "${id}" among the opened files; open the files again.`);
+    const spec = { ...candidate.spec, ...options.overrides };
+    spec.missing = spec.missing.filter((field) => options.overrides?.[field as keyof typeof spec] === undefined);
+    if (spec.missing.length > 0) {
+      throw new AppError('sae/bad-config', `Set these before encoding: ${spec.missing.join(', ')}.`);
+    }
+    checkSaeAgainstModel(spec, model.dims);
+    const weights = await loadSaeWeights(candidate, spec);
+    const maxTensorBytes = options.maxTensorBytes ?? (await this.maxTensorBytes());
+    const built = buildEncoderModel(model.onnx, spec, weights, { maxTensorBytes });
+    await this.encoder?.session.release();
+    this.encoder = undefined;
+    const session = await OrtSession.create(built.bytes, `the SAE encoder at ${spec.hookName}`);
+    const blob = this.saeFiles.get(candidate.weightsPath);
+    const fingerprint = blob ? await fingerprintOf(blob) : candidate.id;
+    const ready: ReadySae = { spec, label: candidate.label, fingerprint, encoderBlocks: Math.ceil(spec.width / encoderBlockColumns(spec.dIn, maxTensorBytes)), hookTensor: built.hook.tensor };
+    this.encoder = { session, ready, cap: spec.architecture === 'topk' ? spec.k! : Math.min(options.initialCap ?? INITIAL_CAP, spec.width) };
+    return ready;
+  }
+
+  /** The current cap on active features per token (grows when a batch overflows it). */
+  async encoderCap(): Promise<number | undefined> {
+    return this.encoder?.cap;
+  }
+
+  async encode(rows: number[][]): Promise<SparseActivations> {
+    const model = this.requireModel();
+    const encoder = this.encoder;
+    if (!encoder) throw new AppError('sae/bad-config', 'No SAE is ready: open and select one first.');
+    const { spec } = encoder.ready;
+    const tokens = rows.length * (rows[0]?.length ?? 0);
+    for (;;) {
+      const k = encoder.cap;
+      const outputs = await encoder.session.run(rows, model.dims, { [SAE_K_INPUT]: new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]) });
+      const values = outputs[SAE_OUTPUTS.values]!.data as Float32Array;
+      const indices = outputs[SAE_OUTPUTS.indices]!.data as BigInt64Array;
+      const counts = outputs[SAE_OUTPUTS.activeCount]?.data as Float32Array | undefined;
+      const most = counts ? counts.reduce((m, c) => Math.max(m, c), 0) : 0;
+      if (spec.architecture !== 'topk' && most > k) {
+        // Some token has more active features than the cap returned: grow the cap and run the batch again.
+        encoder.cap = Math.min(spec.width, 2 ** Math.ceil(Math.log2(most)));
+        continue;
+      }
+      return packTopK(values, indices, tokens, k);
+    }
+  }
+
+  async tokenize(text: string): Promise<{ ids: number[]; pieces: string[] }> {
+    const model = this.requireModel();
+    useHub(model.source.hubUrl);
+    this.tokenizer ??= await AutoTokenizer.from_pretrained(model.source.repo, { revision: model.source.revision });
+    const ids = this.tokenizer.encode(text, { add_special_tokens: false });
+    return { ids, pieces: ids.map((id) => this.tokenizer!.decode([id])) };
+  }
+
+  async estimateScale(id: string, rows: number[][], overrides: Partial<SaeSpec> = {}): Promise<number> {
+    const candidate = this.candidates.find((c) => c.id === id);
+    const spec = candidate && { ...candidate.spec, ...overrides };
+    if (!spec?.hookName) throw new AppError('sae/bad-config', 'Set the SAE\'s hook point before estimating its input scale.');
+    const activations = (await this.hookActivations(spec.hookName, rows)).data;
+    if (spec.centerResidual) {
+      for (let t = 0; t < activations.length / spec.dIn; t++) {
+        const token = activations.subarray(t * spec.dIn, (t + 1) * spec.dIn);
+        const mean = token.reduce((a, b) => a + b, 0) / spec.dIn;
+        for (let i = 0; i < spec.dIn; i++) token[i]! -= mean;
+      }
+    }
+    // BOS positions are huge and unlike the rest of the text: leave them out, as training did.
+    const seq = rows[0]!.length;
+    const kept = spec.prependBos && seq > 1 ? activations.filter((_, i) => Math.floor(i / spec.dIn) % seq !== 0) : activations;
+    return estimateNormalizationScale(kept, spec.dIn);
+  }
+
+  async time(request: TimingRequest): Promise<TimingResult> {
+    const model = this.requireModel();
+    let once: () => Promise<unknown>;
+    let release = async () => {};
+    if (request.kind === 'engine') {
+      once = () => this.encode(request.rows);
+    } else if (request.kind === 'cut') {
+      once = () => this.hookActivations(request.hookName ?? this.encoder?.ready.spec.hookName ?? 'blocks.0.hook_resid_pre', request.rows);
+    } else {
+      const session = await OrtSession.create(model.onnx, 'the full model');
+      once = async () => {
+        const outputs = await session.run(request.rows, model.dims);
+        for (const output of Object.values(outputs)) await output.getData(); // read back, as a user of logits would
+      };
+      release = () => session.release();
+    }
+    await once(); // warm-up: shader compilation and first allocations stay out of the timing
+    const start = performance.now();
+    for (let i = 0; i < request.repeats; i++) await once();
+    const seconds = (performance.now() - start) / 1000;
+    await release();
+    const tokens = request.repeats * request.rows.length * (request.rows[0]?.length ?? 0);
+    return { tokens, seconds, tokensPerSecond: tokens / seconds };
+  }
+
+  async createCache(request: NewCache): Promise<CacheRun> {
+    const model = this.requireModel();
+    const sae = this.encoder?.ready;
+    if (!sae) throw new AppError('sae/bad-config', 'Select an SAE before creating a cache.');
+    const id = `cache-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    return createRun(await this.cacheDb(), id, {
+      model: { repo: model.source.repo, revision: model.source.revision, hubUrl: model.source.hubUrl },
+      sae: { label: sae.label, fingerprint: sae.fingerprint, width: sae.spec.width, hookName: sae.spec.hookName!, architecture: sae.spec.architecture, ...(sae.spec.k ? { k: sae.spec.k } : {}) },
+      dataset: { description: request.description, seed: request.seed, ctx: request.ctx, maxTokens: request.maxTokens, prependBos: sae.spec.prependBos },
+    }, request.tokens, model.info.vocabSize, request.chunkRows);
+  }
+
+  async runCache(runId: string, onProgress?: (progress: CacheProgress) => void): Promise<CacheRun> {
+    const model = this.requireModel();
+    const db = await this.cacheDb();
+    const run = await getRun(db, runId);
+    const sae = this.encoder?.ready;
+    // Never mix activations of different models or SAEs in one cache.
+    if (run.settings.model.repo !== model.source.repo || run.settings.model.revision !== model.source.revision) {
+      throw new AppError('cache/mismatch', `This cache was made with ${run.settings.model.repo}; load that model to resume it.`);
+    }
+    if (!sae || sae.fingerprint !== run.settings.sae.fingerprint || sae.spec.hookName !== run.settings.sae.hookName) {
+      throw new AppError('cache/mismatch', `This cache was made with the SAE "${run.settings.sae.label}" at ${run.settings.sae.hookName}; open and select that SAE to resume it.`);
+    }
+    this.pauseRequested = false;
+    return runCache(db, runId, {
+      encode: (rows) => this.encode(rows),
+      batchRows: batchRowsFor(run.ctx, run.width),
+      shouldPause: () => this.pauseRequested,
+      ...(onProgress ? { onProgress } : {}),
+    });
+  }
+
+  async pauseCache(): Promise<void> {
+    this.pauseRequested = true;
+  }
+
+  async listCaches(): Promise<CacheRun[]> {
+    return listRuns(await this.cacheDb());
+  }
+
+  async deleteCache(runId: string): Promise<void> {
+    await deleteRun(await this.cacheDb(), runId);
+  }
+
+  async cacheFeature(runId: string, feature: number): Promise<{ tokens: Uint32Array; values: Float32Array }> {
+    const db = await this.cacheDb();
+    return readFeature(db, await getRun(db, runId), feature);
+  }
+
+  async cacheDigest(runId: string): Promise<string> {
+    const db = await this.cacheDb();
+    return runDigest(db, await getRun(db, runId));
+  }
+
+  private cacheDb(): Promise<CacheDatabase> {
+    this.db ??= openCacheDb();
+    return this.db;
+  }
+
+  private requireModel(): ModelState {
+    if (!this.model) throw new AppError('model/load-failed', 'No model is loaded: load one first.');
+    return this.model;
+  }
+
+  private async maxTensorBytes(): Promise<number> {
+    const gpu = await detectWebGpu();
+    // onnxruntime asks for the adapter's limits; stay under both with a margin for alignment.
+    return gpu.available ? Math.floor(Math.min(gpu.limits.maxBufferSize, gpu.limits.maxStorageBufferBindingSize) * 0.9) : 128 * 2 ** 20;
+  }
+
+  private async unloadModel(): Promise<void> {
+    for (const session of this.hookSessions.values()) await session.release();
+    this.hookSessions.clear();
+    await this.encoder?.session.release();
+    this.encoder = undefined;
+    await this.logitsModel?.dispose();
+    this.logitsModel = undefined;
+    this.tokenizer = undefined;
+    this.model = undefined;
+  }
+}
+
+/** SHA-256 over the file's size, its first and its last MiB: tells SAE files apart without reading 400 MB. */
+async function fingerprintOf(blob: Blob): Promise<string> {
+  const mib = 2 ** 20;
+  const parts = [new TextEncoder().encode(String(blob.size)), new Uint8Array(await blob.slice(0, mib).arrayBuffer()), new Uint8Array(await blob.slice(Math.max(0, blob.size - mib)).arrayBuffer())];
+  const digest = await crypto.subtle.digest('SHA-256', await new Blob(parts).arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, 32);
 }

@@ -162,6 +162,14 @@ export function decodeFloatTensor(entry: TensorEntry, bytes: Uint8Array): Float3
   }
 }
 
+/** float16 bits -> float32 values. */
+export function float16BitsToFloat32(bits: Uint16Array): Float32Array {
+  const table = halfTable();
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
+  return out;
+}
+
 let halfValues: Float32Array | undefined;
 function halfTable(): Float32Array {
   if (!halfValues) {

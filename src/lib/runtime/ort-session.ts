@@ -15,7 +15,8 @@ export class OrtSession {
 
   static async create(bytes: Uint8Array, what: string): Promise<OrtSession> {
     try {
-      const session = await gpuQueue.run(() => ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], graphOptimizationLevel: 'all' }));
+      // Severity 3 (errors only): onnxruntime warns that it keeps shape ops on the CPU, on purpose; that is not the user's concern.
+      const session = await gpuQueue.run(() => ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 }));
       return new OrtSession(session);
     } catch (error) {
       throw new AppError('model/load-failed', `Could not start ${what} on the GPU: ${(error as Error).message}`);

@@ -4,12 +4,21 @@
  * the same worker the UI uses.
  */
 import * as Comlink from 'comlink';
-import type { EngineApi, LoadedModel, ModelLoadEvent, ModelSource, WebGpuStatus } from '../../../workers/engine-api.ts';
+import type {
+  EngineApi, LoadedModel, ModelLoadEvent, ModelSource, ReadySae, SaeFilesResult, SaeSpec, WebGpuStatus,
+} from '../../../workers/engine-api.ts';
 
 export interface FileProgress {
   loaded: number;
   total: number;
   done: boolean;
+}
+
+/** One token of the sample text with its strongest features. */
+export interface TokenFeatures {
+  piece: string;
+  features: { index: number; value: number }[];
+  active: number;
 }
 
 export class EngineState {
@@ -19,6 +28,11 @@ export class EngineState {
   loading = $state(false);
   files = $state<Record<string, FileProgress>>({});
   error = $state<string | undefined>();
+  saeFiles = $state.raw<SaeFilesResult | undefined>();
+  sae = $state.raw<ReadySae | undefined>();
+  saeBusy = $state(false);
+  saeError = $state<string | undefined>();
+  sample = $state.raw<TokenFeatures[] | undefined>();
 
   constructor() {
     const worker = new Worker(new URL('../../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
@@ -44,6 +58,71 @@ export class EngineState {
       this.error = (error as Error).message;
     } finally {
       this.loading = false;
+    }
+  }
+
+  /** Reads the dropped files' headers and configs (nothing is loaded onto the GPU yet). */
+  async openSaeFiles(files: File[]): Promise<void> {
+    await this.saeTask(async () => {
+      this.sae = undefined;
+      this.sample = undefined;
+      this.saeFiles = undefined;
+      const inputs = files.map((file) => ({ path: file.webkitRelativePath || file.name, blob: file }));
+      this.saeFiles = await this.api.openSaeFiles(inputs);
+    });
+  }
+
+  async selectSae(id: string, overrides: Partial<SaeSpec>): Promise<void> {
+    await this.saeTask(async () => {
+      this.sae = undefined;
+      this.sae = await this.api.selectSae(id, { overrides: $state.snapshot(overrides) as Partial<SaeSpec> });
+    });
+  }
+
+  async estimateScale(id: string, text: string, overrides: Partial<SaeSpec>): Promise<number | undefined> {
+    let scale: number | undefined;
+    await this.saeTask(async () => {
+      const rows = [await this.sampleRow(text, overrides.prependBos ?? true)];
+      scale = await this.api.estimateScale(id, rows, $state.snapshot(overrides) as Partial<SaeSpec>);
+    });
+    return scale;
+  }
+
+  /** Runs the sample text through model and SAE and keeps each token's strongest features. */
+  async encodeText(text: string): Promise<void> {
+    await this.saeTask(async () => {
+      const prependBos = this.sae?.spec.prependBos ?? false;
+      const { ids, pieces } = await this.api.tokenize(text);
+      const row = prependBos ? [this.bosId(), ...ids] : ids;
+      const sparse = await this.api.encode([row]);
+      const shown = prependBos ? ['<bos>', ...pieces] : pieces;
+      this.sample = shown.map((piece, t) => {
+        const features = [];
+        for (let i = sparse.offsets[t]!; i < sparse.offsets[t + 1]!; i++) features.push({ index: sparse.features[i]!, value: sparse.values[i]! });
+        features.sort((a, b) => b.value - a.value);
+        return { piece, features: features.slice(0, 5), active: features.length };
+      });
+    });
+  }
+
+  private async sampleRow(text: string, prependBos: boolean): Promise<number[]> {
+    const { ids } = await this.api.tokenize(text);
+    return prependBos ? [this.bosId(), ...ids] : ids;
+  }
+
+  private bosId(): number {
+    return this.model?.bosTokenId ?? 50256;
+  }
+
+  private async saeTask(task: () => Promise<void>): Promise<void> {
+    this.saeBusy = true;
+    this.saeError = undefined;
+    try {
+      await task();
+    } catch (error) {
+      this.saeError = (error as Error).message;
+    } finally {
+      this.saeBusy = false;
     }
   }
 

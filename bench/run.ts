@@ -1,0 +1,141 @@
+/**
+ * `npm run bench`: speed of the activation engine in Chromium's WebGPU, on GPT-2-small-shaped work
+ * (12 layers, d_model 768, vocabulary 50257; random weights generated here) with a 32768-wide TopK
+ * SAE at blocks.6.hook_resid_pre. Reports tokens/s of (a) the full forward, (b) the forward cut at the
+ * hook point, (c) cut forward + SAE encode + sparse read-back, and writes bench/results.json.
+ *
+ *   npm run bench                     # SwiftShader (CPU WebGPU), as everywhere here
+ *   WEBGPU_ADAPTER=gpu npm run bench  # the machine's real GPU (Chromium's default adapter)
+ *   BENCH_ROWS=4 BENCH_SEQ=128 BENCH_REPEATS=3 npm run bench
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { encodeSafetensors } from '../src/lib/formats/safetensors.ts';
+import { buildGpt2Onnx, type Float32Weight } from '../scripts/fixtures/gpt2-onnx.ts';
+import { Prng } from '../scripts/fixtures/prng.ts';
+import { launch } from '../scripts/chromium.ts';
+import { startStaticServer } from '../scripts/servers/static-server.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const cache = join(root, '.cache/bench');
+const REPO = 'bench/gpt2-small-random';
+const CONFIG = { model_type: 'gpt2', n_layer: 12, n_embd: 768, n_head: 12, n_inner: null, n_positions: 1024, vocab_size: 50257, layer_norm_epsilon: 1e-5, bos_token_id: 50256, eos_token_id: 50256 };
+const HOOK = 'blocks.6.hook_resid_pre';
+const SAE_WIDTH = 32768;
+const SAE_K = 32;
+// Small defaults: SwiftShader (WebGPU on the CPU) runs GPT-2 small at tens of tokens per second.
+const rows = Number(process.env.BENCH_ROWS ?? 1);
+const seq = Number(process.env.BENCH_SEQ ?? 64);
+const repeats = Number(process.env.BENCH_REPEATS ?? 2);
+
+function normals(prng: Prng, count: number, std: number, mean = 0): Float32Array {
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = mean + std * prng.normal();
+  return out;
+}
+
+/** GPT-2 small's shapes with random weights (std 0.02, as GPT-2 was initialised). Cached in .cache/bench. */
+function writeModel(dir: string): void {
+  if (existsSync(join(dir, 'onnx/model.onnx'))) return;
+  console.log('generating a GPT-2-small-shaped model with random weights…');
+  const prng = new Prng(12345);
+  const d = CONFIG.n_embd;
+  const weights = new Map<string, Float32Weight>();
+  const add = (name: string, shape: number[], std: number, mean = 0) => weights.set(name, { shape, data: normals(prng, shape.reduce((a, b) => a * b, 1), std, mean) });
+  add('transformer.wte.weight', [CONFIG.vocab_size, d], 0.02);
+  add('transformer.wpe.weight', [CONFIG.n_positions, d], 0.01);
+  for (let l = 0; l < CONFIG.n_layer; l++) {
+    const p = `transformer.h.${l}`;
+    add(`${p}.ln_1.weight`, [d], 0.02, 1);
+    add(`${p}.ln_1.bias`, [d], 0.02);
+    add(`${p}.attn.c_attn.weight`, [d, 3 * d], 0.02);
+    add(`${p}.attn.c_attn.bias`, [3 * d], 0.02);
+    add(`${p}.attn.c_proj.weight`, [d, d], 0.02);
+    add(`${p}.attn.c_proj.bias`, [d], 0.02);
+    add(`${p}.ln_2.weight`, [d], 0.02, 1);
+    add(`${p}.ln_2.bias`, [d], 0.02);
+    add(`${p}.mlp.c_fc.weight`, [d, 4 * d], 0.02);
+    add(`${p}.mlp.c_fc.bias`, [4 * d], 0.02);
+    add(`${p}.mlp.c_proj.weight`, [4 * d, d], 0.02);
+    add(`${p}.mlp.c_proj.bias`, [d], 0.02);
+  }
+  add('transformer.ln_f.weight', [d], 0.02, 1);
+  add('transformer.ln_f.bias', [d], 0.02);
+  mkdirSync(join(dir, 'onnx'), { recursive: true });
+  writeFileSync(join(dir, 'onnx/model.onnx'), buildGpt2Onnx(CONFIG, weights, 'autointerp-bench'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(CONFIG, null, 2));
+}
+
+/** A SAELens TopK SAE, 768 -> 32768, k 32, in a folder as SAELens writes it. */
+function writeSae(dir: string): void {
+  if (existsSync(join(dir, 'sae_weights.safetensors'))) return;
+  console.log('generating a 32768-wide TopK SAE…');
+  const prng = new Prng(678);
+  const d = CONFIG.n_embd;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'sae_weights.safetensors'), encodeSafetensors({
+    W_enc: { dtype: 'F32', shape: [d, SAE_WIDTH], data: normals(prng, d * SAE_WIDTH, 1 / Math.sqrt(d)) },
+    b_enc: { dtype: 'F32', shape: [SAE_WIDTH], data: normals(prng, SAE_WIDTH, 0.01) },
+    W_dec: { dtype: 'F32', shape: [SAE_WIDTH, d], data: normals(prng, SAE_WIDTH * d, 1 / Math.sqrt(d)) },
+    b_dec: { dtype: 'F32', shape: [d], data: normals(prng, d, 0.01) },
+  }));
+  writeFileSync(join(dir, 'cfg.json'), JSON.stringify({
+    architecture: 'topk', d_in: d, d_sae: SAE_WIDTH, k: SAE_K, dtype: 'float32', apply_b_dec_to_input: true, normalize_activations: 'none',
+    metadata: { sae_lens_version: '6.5.1', model_name: 'gpt2', hook_name: HOOK, hook_head_index: null, prepend_bos: true, context_size: 128, model_from_pretrained_kwargs: { center_writing_weights: false } },
+  }, null, 2));
+}
+
+const modelDir = join(cache, 'hub', REPO);
+const saeDir = join(cache, 'sae');
+writeModel(modelDir);
+writeSae(saeDir);
+if (!existsSync(join(root, 'dist/index.html')) || process.env.BENCH_BUILD !== '0') execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: root, stdio: 'inherit' });
+
+const app = await startStaticServer([{ prefix: '/', root: join(root, 'dist') }]);
+const hub = await startStaticServer([{ prefix: '/', root: join(cache, 'hub'), hubLayout: true }]);
+const saeSite = await startStaticServer([{ prefix: '/', root: saeDir }]);
+const browser = await launch();
+try {
+  const { page } = browser;
+  page.setDefaultTimeout(0);
+  await page.goto(app.url);
+  const tokenRows = Array.from({ length: rows }, (_, r) => [50256, ...Array.from({ length: seq - 1 }, (_, t) => (r * 7919 + t * 104729) % 50256)]);
+  const step = async <T>(label: string, action: () => Promise<T>): Promise<T> => {
+    const start = Date.now();
+    const value = await action();
+    console.log(`${label}: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    return value;
+  };
+  const gpu = await page.evaluate(() => (globalThis as any).autointerp.engine.webgpu());
+  await step('load model', () => page.evaluate(({ hub, repo }) => (globalThis as any).autointerp.engine.loadModel({ repo, hubUrl: hub }), { hub: hub.url, repo: REPO }));
+  await step('load SAE', () => page.evaluate(async (sae) => {
+    const { engine } = (globalThis as any).autointerp;
+    const files = await Promise.all(['cfg.json', 'sae_weights.safetensors'].map(async (name) => ({ path: `sae/${name}`, blob: await (await fetch(sae + name)).blob() })));
+    const opened = await engine.openSaeFiles(files);
+    await engine.selectSae(opened.choices[0].id);
+  }, saeSite.url));
+  const time = (kind: string) => step(`time ${kind}`, () => page.evaluate(({ kind, hook, rows, repeats }) => (globalThis as any).autointerp.engine.time({ kind, hookName: hook, rows, repeats }), { kind, hook: HOOK, rows: tokenRows, repeats }));
+  const result = { gpu, full: await time('full'), cut: await time('cut'), encode: await time('engine') };
+  const adapter = result.gpu.available ? `${result.gpu.vendor} ${result.gpu.architecture} ${result.gpu.description}`.trim() : 'none';
+  const figures = {
+    full_forward_tok_s: round(result.full.tokensPerSecond),
+    cut_forward_tok_s: round(result.cut.tokensPerSecond),
+    engine_tok_s: round(result.encode.tokensPerSecond),
+    adapter,
+    engine_over_cut: round(result.encode.tokensPerSecond / result.cut.tokensPerSecond, 3),
+    cut_over_full: round(result.cut.tokensPerSecond / result.full.tokensPerSecond, 3),
+    workload: { model: 'GPT-2 small shape, random weights', hook: HOOK, sae: `SAELens TopK ${SAE_WIDTH} x 768, k ${SAE_K}`, rows, seq, repeats },
+    measured_at: new Date().toISOString(),
+  };
+  writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(figures, null, 2)}\n`);
+  console.table({ '(a) full forward': figures.full_forward_tok_s, '(b) cut at hook': figures.cut_forward_tok_s, '(c) cut + SAE + read-back': figures.engine_tok_s });
+  console.log(`adapter: ${adapter}; (c)/(b) = ${figures.engine_over_cut}, (b)/(a) = ${figures.cut_over_full}; wrote bench/results.json`);
+} finally {
+  await browser.close();
+  await Promise.all([app.close(), hub.close(), saeSite.close()]);
+}
+
+function round(value: number, digits = 1): number {
+  return Number(value.toFixed(digits));
+}

@@ -1,0 +1,86 @@
+/**
+ * Runs a cache: chunk by chunk, the chunk's token rows go through the engine in batches, the sparse
+ * activations are regrouped by feature and stored with the run's progress in one transaction. It
+ * starts at the first chunk not yet stored, so a paused, crashed or reloaded run resumes where it was
+ * and ends with exactly the cache an uninterrupted run would have written.
+ */
+import { AppError } from '../errors.ts';
+import { concatSparse, type SparseActivations } from '../sae/sparse.ts';
+import { getRun, readChunkTokens, updateRun, writeChunk, type CacheDatabase, type CacheRun } from '../storage/cache-store.ts';
+import { chunkToShards } from './cache-layout.ts';
+
+export interface CacheProgress {
+  runId: string;
+  chunksDone: number;
+  nChunks: number;
+  tokensDone: number;
+  totalTokens: number;
+  /** Over the chunks encoded in this session (resumed chunks excluded). */
+  tokensPerSecond: number;
+  etaSeconds: number | undefined;
+  bytes: number;
+  nnz: number;
+}
+
+export interface CacheRunnerOptions {
+  /** Encodes equal-length token rows into CSR activations (the engine). */
+  encode: (rows: number[][]) => Promise<SparseActivations>;
+  /** Rows per encode call (bounded by GPU memory: tokens x SAE width floats of pre-activations). */
+  batchRows: number;
+  onProgress?: (progress: CacheProgress) => void;
+  /** Checked between chunks: true stops the run after the chunk in hand, leaving it resumable. */
+  shouldPause?: () => boolean;
+  now?: () => number;
+}
+
+/** Rows per encode call so that pre-activations stay near 64 MiB, within [1, 2048 tokens]. */
+export function batchRowsFor(ctx: number, width: number): number {
+  const tokens = Math.min(2048, Math.max(64, Math.floor((64 * 2 ** 20) / (4 * width))));
+  return Math.max(1, Math.floor(tokens / ctx));
+}
+
+export async function runCache(db: CacheDatabase, runId: string, options: CacheRunnerOptions): Promise<CacheRun> {
+  const now = options.now ?? (() => performance.now());
+  let run = await getRun(db, runId);
+  if (run.chunksDone >= run.nChunks) return run;
+  run = await updateRun(db, runId, { status: 'running', error: undefined });
+  const started = now();
+  let encodedTokens = 0;
+  try {
+    while (run.chunksDone < run.nChunks) {
+      if (options.shouldPause?.()) return await updateRun(db, runId, { status: 'paused' });
+      const chunk = run.chunksDone;
+      const tokens = await readChunkTokens(db, run, chunk);
+      const rows: number[][] = [];
+      for (let r = 0; r < tokens.length / run.ctx; r++) rows.push(Array.from(tokens.subarray(r * run.ctx, (r + 1) * run.ctx)));
+      const parts: SparseActivations[] = [];
+      for (let b = 0; b < rows.length; b += options.batchRows) parts.push(await options.encode(rows.slice(b, b + options.batchRows)));
+      const sparse = concatSparse(parts);
+      if (sparse.tokens !== tokens.length) throw new AppError('cache/mismatch', `The engine returned ${sparse.tokens} tokens for a chunk of ${tokens.length}.`);
+      run = await writeChunk(db, runId, chunk, chunkToShards(sparse, run.width));
+      encodedTokens += tokens.length;
+      options.onProgress?.(progressOf(run, encodedTokens, (now() - started) / 1000));
+    }
+    return run;
+  } catch (error) {
+    await updateRun(db, runId, { status: 'failed', error: (error as Error).message }).catch(() => undefined);
+    throw error;
+  }
+}
+
+export function progressOf(run: CacheRun, encodedTokens: number, seconds: number): CacheProgress {
+  const totalTokens = run.nRows * run.ctx;
+  const tokensDone = Math.min(totalTokens, run.chunksDone * run.chunkRows * run.ctx);
+  const tokensPerSecond = seconds > 0 ? encodedTokens / seconds : 0;
+  return {
+    runId: run.id,
+    chunksDone: run.chunksDone,
+    nChunks: run.nChunks,
+    tokensDone,
+    totalTokens,
+    tokensPerSecond,
+    etaSeconds: tokensPerSecond > 0 ? (totalTokens - tokensDone) / tokensPerSecond : undefined,
+    bytes: run.bytes,
+    nnz: run.nnz,
+  };
+}

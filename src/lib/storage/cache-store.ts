@@ -1,0 +1,210 @@
+/**
+ * The activation cache in IndexedDB. A run's token matrix is written once when the run is created, so
+ * a resumed run encodes exactly the same rows; each chunk's shard records and the run's progress are
+ * written in one transaction, so after a crash, a closed tab or a full disk the cache holds whole
+ * chunks only and resumes at the first missing one.
+ */
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { AppError } from '../errors.ts';
+import { float16BitsToFloat32 } from '../formats/safetensors.ts';
+import { chunkRowsFor, featureInShard, recordBytes, SHARD_FEATURES, type ShardRecord } from '../latents/cache-layout.ts';
+
+export interface CacheSettings {
+  model: { repo: string; revision: string; hubUrl: string };
+  sae: { label: string; fingerprint: string; width: number; hookName: string; architecture: string; k?: number };
+  /** What the rows were made from, for the user and for reproducibility. */
+  dataset: { description: string; seed: number; ctx: number; maxTokens: number; prependBos: boolean };
+}
+
+export type CacheStatus = 'ready' | 'running' | 'paused' | 'done' | 'failed';
+
+export interface CacheRun {
+  id: string;
+  createdAt: string;
+  settings: CacheSettings;
+  nRows: number;
+  ctx: number;
+  width: number;
+  chunkRows: number;
+  nChunks: number;
+  /** Chunks 0..chunksDone-1 are stored; resuming starts at chunksDone. */
+  chunksDone: number;
+  /** Stored non-zero activations. */
+  nnz: number;
+  /** Bytes of stored payloads (token matrix, counts, positions, values). */
+  bytes: number;
+  status: CacheStatus;
+  error?: string;
+}
+
+interface CacheDb extends DBSchema {
+  runs: { key: string; value: CacheRun };
+  /** [runId, chunk] -> the chunk's token ids, row-major (Uint16Array when the vocabulary fits). */
+  tokens: { key: [string, number]; value: Uint16Array | Uint32Array };
+  /** [runId, shard, chunk] -> that shard's activations in that chunk. */
+  shards: { key: [string, number, number]; value: ShardRecord };
+}
+
+export type CacheDatabase = IDBPDatabase<CacheDb>;
+
+export const CACHE_DB_NAME = 'autointerp-cache';
+
+export function openCacheDb(name = CACHE_DB_NAME): Promise<CacheDatabase> {
+  return openDB<CacheDb>(name, 1, {
+    upgrade(db) {
+      db.createObjectStore('runs', { keyPath: 'id' });
+      db.createObjectStore('tokens');
+      db.createObjectStore('shards');
+    },
+  });
+}
+
+/** Turns the browser's quota error into one that says what happened and that nothing was lost. */
+export function storageError(error: unknown): never {
+  const name = (error as { name?: string } | null)?.name;
+  if (name === 'QuotaExceededError' || /quota/i.test(String((error as Error | null)?.message))) {
+    throw new AppError('storage/quota', 'The browser ran out of storage for this site while saving the cache. Everything saved so far is intact: free space (delete old caches below, or disk space) and resume the run.');
+  }
+  if (error instanceof AppError) throw error;
+  // IndexedDB failures can arrive as DOMExceptions or bare events with no message: say what failed.
+  throw new AppError('storage/failed', `Saving to the browser's storage failed (${name ?? 'unknown error'}${(error as Error | null)?.message ? `: ${(error as Error).message}` : ''}). What was saved before is intact; try again.`);
+}
+
+/** `chunkRows` (optional) makes chunks smaller than the largest allowed, for finer-grained resumes. */
+export async function createRun(db: CacheDatabase, id: string, settings: CacheSettings, tokens: Uint32Array, vocabSize: number, chunkRows = chunkRowsFor(settings.dataset.ctx)): Promise<CacheRun> {
+  const ctx = settings.dataset.ctx;
+  const nRows = tokens.length / ctx;
+  if (!Number.isInteger(nRows) || nRows === 0) throw new AppError('cache/bad-input', `The token matrix (${tokens.length} tokens) is not a whole number of rows of ${ctx}.`);
+  chunkRows = Math.max(1, Math.min(chunkRows, chunkRowsFor(ctx)));
+  const nChunks = Math.ceil(nRows / chunkRows);
+  const narrow = vocabSize <= 65536;
+  const run: CacheRun = {
+    id, createdAt: new Date().toISOString(), settings, nRows, ctx, width: settings.sae.width, chunkRows, nChunks,
+    chunksDone: 0, nnz: 0, bytes: tokens.length * (narrow ? 2 : 4), status: 'ready',
+  };
+  try {
+    const tx = db.transaction(['runs', 'tokens'], 'readwrite');
+    for (let chunk = 0; chunk < nChunks; chunk++) {
+      const part = tokens.subarray(chunk * chunkRows * ctx, Math.min(nRows, (chunk + 1) * chunkRows) * ctx);
+      void tx.objectStore('tokens').put(narrow ? Uint16Array.from(part) : part.slice(), [id, chunk]).catch(() => undefined);
+    }
+    void tx.objectStore('runs').put(run).catch(() => undefined);
+    await tx.done;
+  } catch (error) {
+    storageError(error);
+  }
+  return run;
+}
+
+export async function getRun(db: CacheDatabase, id: string): Promise<CacheRun> {
+  const run = await db.get('runs', id);
+  if (!run) throw new AppError('cache/not-found', `There is no cache "${id}" in this browser.`);
+  return run;
+}
+
+export const listRuns = (db: CacheDatabase): Promise<CacheRun[]> => db.getAll('runs');
+
+export async function updateRun(db: CacheDatabase, id: string, change: Partial<Pick<CacheRun, 'status' | 'error'>>): Promise<CacheRun> {
+  try {
+    const tx = db.transaction('runs', 'readwrite');
+    const run = await tx.store.get(id);
+    if (!run) throw new AppError('cache/not-found', `There is no cache "${id}" in this browser.`);
+    const updated = { ...run, ...change };
+    if (change.error === undefined && 'error' in change) delete updated.error;
+    void tx.store.put(updated).catch(() => undefined); // a failed put fails tx.done, handled below
+    await tx.done;
+    return updated;
+  } catch (error) {
+    return storageError(error);
+  }
+}
+
+export async function deleteRun(db: CacheDatabase, id: string): Promise<void> {
+  const tx = db.transaction(['runs', 'tokens', 'shards'], 'readwrite');
+  await tx.objectStore('tokens').delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
+  await tx.objectStore('shards').delete(IDBKeyRange.bound([id, 0, 0], [id, Infinity, Infinity]));
+  await tx.objectStore('runs').delete(id);
+  await tx.done;
+}
+
+export async function readChunkTokens(db: CacheDatabase, run: CacheRun, chunk: number): Promise<Uint32Array> {
+  const tokens = await db.get('tokens', [run.id, chunk]);
+  if (!tokens) throw new AppError('cache/not-found', `Cache "${run.id}" has no tokens for chunk ${chunk}: it is damaged; delete it and run again.`);
+  return tokens instanceof Uint32Array ? tokens : Uint32Array.from(tokens);
+}
+
+/**
+ * Stores chunk `chunk` and advances the run's progress in one transaction. Only the next chunk is
+ * accepted, so a chunk can be neither skipped nor stored twice.
+ */
+export async function writeChunk(db: CacheDatabase, runId: string, chunk: number, records: ShardRecord[]): Promise<CacheRun> {
+  try {
+    const tx = db.transaction(['runs', 'shards'], 'readwrite');
+    const run = await tx.objectStore('runs').get(runId);
+    if (!run) throw new AppError('cache/not-found', `There is no cache "${runId}" in this browser.`);
+    if (chunk !== run.chunksDone) throw new AppError('cache/bad-input', `Chunk ${chunk} arrived but the cache expects chunk ${run.chunksDone}.`);
+    let nnz = 0;
+    let bytes = 0;
+    for (const record of records) {
+      void tx.objectStore('shards').put(record, [runId, record.shard, chunk]).catch(() => undefined);
+      nnz += record.tokens.length;
+      bytes += recordBytes(record);
+    }
+    const updated: CacheRun = { ...run, chunksDone: chunk + 1, nnz: run.nnz + nnz, bytes: run.bytes + bytes, status: chunk + 1 === run.nChunks ? 'done' : run.status };
+    void tx.objectStore('runs').put(updated).catch(() => undefined);
+    await tx.done;
+    return updated;
+  } catch (error) {
+    return storageError(error);
+  }
+}
+
+/** Every stored activation of one feature: global token index (row * ctx + position) and value. */
+export async function readFeature(db: CacheDatabase, run: CacheRun, feature: number): Promise<{ tokens: Uint32Array; values: Float32Array }> {
+  const shard = Math.floor(feature / SHARD_FEATURES);
+  const tx = db.transaction('shards');
+  const tokens: number[] = [];
+  const halves: number[] = [];
+  let cursor = await tx.store.openCursor(IDBKeyRange.bound([run.id, shard, 0], [run.id, shard, Infinity]));
+  while (cursor) {
+    const chunk = cursor.key[2];
+    const base = chunk * run.chunkRows * run.ctx;
+    const part = featureInShard(cursor.value, feature);
+    for (let i = 0; i < part.tokens.length; i++) {
+      tokens.push(base + part.tokens[i]!);
+      halves.push(part.values[i]!);
+    }
+    cursor = await cursor.continue();
+  }
+  return { tokens: Uint32Array.from(tokens), values: float16BitsToFloat32(Uint16Array.from(halves)) };
+}
+
+/** SHA-256 over everything stored for a run (token chunks, then shard records in key order). */
+export async function runDigest(db: CacheDatabase, run: CacheRun): Promise<string> {
+  const parts: BlobPart[] = [];
+  const add = (array: ArrayBufferView) => parts.push(new Uint8Array(array.buffer as ArrayBuffer, array.byteOffset, array.byteLength).slice());
+  for (let chunk = 0; chunk < run.nChunks; chunk++) {
+    const tokens = await db.get('tokens', [run.id, chunk]);
+    if (tokens) add(tokens);
+  }
+  let cursor = await db.transaction('shards').store.openCursor(IDBKeyRange.bound([run.id, 0, 0], [run.id, Infinity, Infinity]));
+  while (cursor) {
+    add(new Uint32Array(cursor.key.slice(1) as number[]));
+    add(cursor.value.counts);
+    add(cursor.value.tokens);
+    add(cursor.value.values);
+    cursor = await cursor.continue();
+  }
+  const digest = await crypto.subtle.digest('SHA-256', await new Blob(parts).arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** All stored shard records of one chunk (for exports), in shard order. */
+export async function readChunkShards(db: CacheDatabase, run: CacheRun, chunk: number): Promise<ShardRecord[]> {
+  const records: ShardRecord[] = [];
+  for (let shard = 0; shard * SHARD_FEATURES < run.width; shard++) {
+    const record = await db.get('shards', [run.id, shard, chunk]);
+    if (record) records.push(record);
+  }
+  return records;
+}

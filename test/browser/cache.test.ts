@@ -1,0 +1,170 @@
+/**
+ * The activation cache in a real browser: real WebGPU, real IndexedDB (a persistent profile), a reload
+ * in the middle of a run, and a storage quota forced down through the DevTools protocol.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { detectSaes, loadSaeWeights } from '../../src/lib/sae/index.ts';
+import { expectedCodes, fixtureFiles, tokenRows } from '../support/sae-fixtures.ts';
+import { appUrl, hubUrl, launch, type Browser } from './harness.ts';
+
+const SAE = 'saelens-topk';
+const CTX = 32;
+const ROWS = 24;
+const CHUNK_ROWS = 4; // six chunks, so there is something to interrupt
+const rows = tokenRows(ROWS, CTX, 99);
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Opens the app, loads the tiny model and selects the SAE: what a user does after a reload too. */
+async function ready(): Promise<void> {
+  const { page } = browser;
+  await page.goto(appUrl());
+  const files = fixtureFiles(SAE).map((f) => ({ path: f.path, base64: Buffer.from(f.bytes).toString('base64') }));
+  await page.evaluate(async ({ hub, files }) => {
+    const { engine } = (globalThis as any).autointerp;
+    await engine.loadModel({ repo: 'autointerp-test/tiny-gpt2', hubUrl: hub });
+    const blobs = files.map((f) => ({ path: f.path, blob: new Blob([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))]) }));
+    const opened = await engine.openSaeFiles(blobs);
+    await engine.selectSae(opened.choices[0].id);
+  }, { hub: hubUrl(), files });
+}
+
+const create = () =>
+  browser.page.evaluate(async ({ tokens, ctx, chunkRows }) => {
+    const run = await (globalThis as any).autointerp.engine.createCache({ tokens: Uint32Array.from(tokens), ctx, description: 'test rows', seed: 1, maxTokens: tokens.length, chunkRows });
+    return run.id as string;
+  }, { tokens: rows.flat(), ctx: CTX, chunkRows: CHUNK_ROWS });
+
+const run = (id: string) =>
+  browser.page.evaluate(async (id) => {
+    try {
+      return { run: await (globalThis as any).autointerp.engine.runCache(id) };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+  }, id);
+
+const digest = (id: string) => browser.page.evaluate((id) => (globalThis as any).autointerp.engine.cacheDigest(id), id);
+const caches = () => browser.page.evaluate(() => (globalThis as any).autointerp.engine.listCaches());
+
+let uninterrupted = '';
+
+test('a cache of the tiny model and SAE equals one computed from the reference forward', async () => {
+  await ready();
+  const id = await create();
+  const result = await run(id);
+  expect(result.error).toBeUndefined();
+  expect(result.run).toMatchObject({ status: 'done', chunksDone: ROWS / CHUNK_ROWS, nChunks: ROWS / CHUNK_ROWS, nRows: ROWS });
+  expect(result.run.nnz).toBe(ROWS * CTX * 8); // TopK k = 8 on every token
+  // Goal: at most 6 bytes per stored non-zero, token matrix and counts included.
+  expect(result.run.bytes / result.run.nnz).toBeLessThan(6);
+
+  const { candidates } = await detectSaes(fixtureFiles(SAE).map((f) => ({ path: f.path, blob: new Blob([f.bytes]) })));
+  const spec = candidates[0]!.spec;
+  const { codes } = await expectedCodes(spec, await loadSaeWeights(candidates[0]!, spec), rows);
+  const stored = await browser.page.evaluate(async ({ id, width }) => {
+    const out: { tokens: number[]; values: number[] }[] = [];
+    for (let f = 0; f < width; f++) {
+      const feature = await (globalThis as any).autointerp.engine.cacheFeature(id, f);
+      out.push({ tokens: Array.from(feature.tokens as Uint32Array), values: Array.from(feature.values as Float32Array) });
+    }
+    return out;
+  }, { id, width: spec.width });
+  let compared = 0;
+  for (let f = 0; f < spec.width; f++) {
+    const expectedTokens: number[] = [];
+    const expectedValues: number[] = [];
+    codes.forEach((code, t) => {
+      const at = code.indices.indexOf(f);
+      if (at >= 0) {
+        expectedTokens.push(t);
+        expectedValues.push(code.values[at]!);
+      }
+    });
+    expect(stored[f]!.tokens, `feature ${f}`).toEqual(expectedTokens);
+    expectedValues.forEach((v, i) => expect(Math.abs(stored[f]!.values[i]! - v), `feature ${f}`).toBeLessThan(1e-3 * Math.abs(v) + 1e-4));
+    compared += expectedTokens.length;
+  }
+  expect(compared).toBe(ROWS * CTX * 8);
+  uninterrupted = await digest(id);
+});
+
+test('a run interrupted by a reload and then resumed is byte-identical to an uninterrupted one', async () => {
+  await ready();
+  const id = await create();
+  // Start the run without waiting for it, and reload as soon as some (not all) chunks are stored.
+  // (The reload destroys the page's context, which rejects this evaluate: expected.)
+  void browser.page.evaluate((id) => (globalThis as any).autointerp.engine.runCache(id), id).catch(() => undefined);
+  let partial: any;
+  for (let i = 0; i < 600; i++) {
+    partial = (await caches()).find((c: any) => c.id === id);
+    if (partial.chunksDone >= 1) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await browser.page.reload();
+  partial = (await caches()).find((c: any) => c.id === id);
+  expect(partial.chunksDone).toBeGreaterThanOrEqual(1);
+  expect(partial.chunksDone).toBeLessThan(partial.nChunks);
+  await ready();
+  const resumed = await run(id);
+  expect(resumed.error).toBeUndefined();
+  expect(resumed.run.status).toBe('done');
+  expect(await digest(id)).toBe(uninterrupted);
+});
+
+test('closing the browser mid-run, then a full disk, then space freed: a clear message, nothing lost, the same cache', async () => {
+  // Chrome applies a storage quota override only to databases it opens afterwards, so each phase is a
+  // fresh browser on the same profile: which is also what closing the browser mid-run is.
+  const profile = mkdtempSync(join(tmpdir(), 'autointerp-quota-'));
+  const origin = new URL(appUrl()).origin;
+  const phase = async (quota: number | undefined, body: () => Promise<void>) => {
+    browser = await launch({ profile });
+    const cdp = await browser.context.newCDPSession(browser.page);
+    await cdp.send('Storage.overrideQuotaForOrigin', quota === undefined ? { origin } : { origin, quotaSize: quota });
+    try {
+      await ready();
+      await body();
+    } finally {
+      await browser.close();
+    }
+  };
+  const shared = browser;
+  let id = '';
+  try {
+    await phase(undefined, async () => {
+      id = await create();
+      void browser.page.evaluate((id) => (globalThis as any).autointerp.engine.runCache(id), id).catch(() => undefined);
+      for (let i = 0; i < 600 && (await caches()).find((c: any) => c.id === id).chunksDone < 1; i++) await new Promise((r) => setTimeout(r, 20));
+    }); // the browser closes with the run in flight
+    let before: any;
+    await phase(1, async () => {
+      before = (await caches()).find((c: any) => c.id === id);
+      expect(before.chunksDone).toBeGreaterThanOrEqual(1);
+      expect(before.chunksDone).toBeLessThan(before.nChunks);
+      const failed = await run(id);
+      expect(failed.error).toContain('[storage/quota]');
+      expect(failed.error).toMatch(/ran out of storage.*intact.*resume/);
+      // Nothing was half-written: the same whole chunks as before (the status itself cannot be saved on a full disk).
+      const stopped = (await caches()).find((c: any) => c.id === id);
+      expect(stopped.chunksDone).toBe(before.chunksDone);
+      expect(stopped.nnz).toBe(before.nnz);
+    });
+    await phase(undefined, async () => {
+      const resumed = await run(id);
+      expect(resumed.error).toBeUndefined();
+      expect(await digest(id)).toBe(uninterrupted);
+    });
+  } finally {
+    browser = shared;
+    rmSync(profile, { recursive: true, force: true });
+  }
+});

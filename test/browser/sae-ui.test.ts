@@ -1,0 +1,67 @@
+/** The SAE panel as a user meets it: drop files, read the summary, set what is missing, encode a sample. */
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { fixtureFiles } from '../support/sae-fixtures.ts';
+import { appUrl, hubUrl, launch, type Browser } from './harness.ts';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+  const { page } = browser;
+  await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
+  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+  await page.getByTestId('model-load').click();
+  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+const asUpload = (fixture: string) =>
+  fixtureFiles(fixture).map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) }));
+
+test('dropping a SAELens SAE shows its summary; using it encodes a sample on the GPU', async () => {
+  const { page } = browser;
+  await page.getByTestId('sae-files').setInputFiles(asUpload('saelens-topk'));
+  const summary = page.getByTestId('sae-summary');
+  await summary.waitFor();
+  const text = (await summary.textContent()) ?? '';
+  for (const expected of ['SAELens', 'TopK', 'k = 8', '128 features', 'blocks.2.hook_resid_post', 'F16']) expect(text).toContain(expected);
+  await page.getByTestId('sae-use').click();
+  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+  await page.getByTestId('sample-encode').click();
+  const table = page.getByTestId('sample-table');
+  await table.waitFor({ timeout: 60_000 });
+  const rows = await table.locator('tbody tr').allTextContents();
+  expect(rows.length).toBeGreaterThan(5);
+  // A TopK SAE with k = 8 fires at most 8 features per token, and some token fires several.
+  const active = await table.locator('tbody tr td:nth-child(2)').allTextContents();
+  expect(active.every((a) => Number(a) <= 8)).toBe(true);
+  expect(Math.max(...active.map(Number))).toBeGreaterThan(1);
+  await page.screenshot({ path: 'test-results/sae-ui.png', fullPage: true });
+});
+
+test('settings the files leave open must be set before use', async () => {
+  const { page } = browser;
+  await page.getByTestId('sae-files').setInputFiles(asUpload('saelens-jumprelu'));
+  await page.getByTestId('sae-summary').waitFor();
+  expect(await page.getByTestId('sae-use').isDisabled()).toBe(true);
+  await page.getByTestId('sae-center').selectOption('no');
+  expect(await page.getByTestId('sae-use').isDisabled()).toBe(false);
+  await page.getByTestId('sae-use').click();
+  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+});
+
+test('a corrupt SAE file gets a clear message and the page keeps working', async () => {
+  const { page } = browser;
+  await page.getByTestId('sae-files').setInputFiles(asUpload('malformed-header-length'));
+  const error = page.getByTestId('sae-error');
+  await error.waitFor();
+  expect(await error.textContent()).toMatch(/header/i);
+  await page.getByTestId('sae-files').setInputFiles(asUpload('malformed-d-in-48'));
+  await page.getByTestId('sae-summary').waitFor();
+  await page.getByTestId('sae-hook').selectOption({ index: 1 }).catch(() => undefined);
+  await page.getByTestId('sae-use').click();
+  await error.waitFor();
+  expect(await error.textContent()).toMatch(/48/);
+  expect(browser.errors).toEqual([]);
+});
