@@ -2,7 +2,7 @@
  * The activation cache in a real browser: real WebGPU, real IndexedDB (a persistent profile), a reload
  * in the middle of a run, and a storage quota forced down through the DevTools protocol.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -57,6 +57,7 @@ const digest = (id: string) => browser.page.evaluate((id) => (globalThis as any)
 const caches = () => browser.page.evaluate(() => (globalThis as any).autointerp.engine.listCaches());
 
 let uninterrupted = '';
+let uninterruptedId = '';
 
 test('a cache of the tiny model and SAE equals one computed from the reference forward', async () => {
   await ready();
@@ -96,6 +97,7 @@ test('a cache of the tiny model and SAE equals one computed from the reference f
   }
   expect(compared).toBe(ROWS * CTX * 8);
   uninterrupted = await digest(id);
+  uninterruptedId = id;
 });
 
 test('a run interrupted by a reload and then resumed is byte-identical to an uninterrupted one', async () => {
@@ -166,5 +168,53 @@ test('closing the browser mid-run, then a full disk, then space freed: a clear m
   } finally {
     browser = shared;
     rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+/** Every feature's stored (token, value) pairs of a cache, read through the engine. */
+const allFeatures = (id: string, width: number) =>
+  browser.page.evaluate(async ({ id, width }) => {
+    const out: [number[], number[]][] = [];
+    for (let f = 0; f < width; f++) {
+      const feature = await (globalThis as any).autointerp.engine.cacheFeature(id, f);
+      out.push([Array.from(feature.tokens as Uint32Array), Array.from(feature.values as Float32Array)]);
+    }
+    return out;
+  }, { id, width });
+
+test('export to delphi\'s layout and import back gives the same activations', async () => {
+  await ready();
+  const imported = await browser.page.evaluate(async (id) => {
+    const { engine } = (globalThis as any).autointerp;
+    const zip: Blob = await engine.exportCache(id, 3);
+    const runs = await engine.importDelphi([{ path: 'cache.zip', blob: zip }]);
+    return { size: zip.size, runs };
+  }, uninterruptedId);
+  expect(imported.size).toBeGreaterThan(1000);
+  expect(imported.runs).toHaveLength(1);
+  const [run] = imported.runs;
+  expect(run).toMatchObject({ status: 'done', nRows: ROWS, ctx: CTX, width: 128, nnz: ROWS * CTX * 8 });
+  expect(run.settings.sae.hookName).toBe('blocks.2.hook_resid_post');
+  expect(await allFeatures(run.id, 128)).toEqual(await allFeatures(uninterruptedId, 128));
+});
+
+test('a delphi cache written by an independent (Python) implementation imports with its exact values', async () => {
+  const root = join(import.meta.dirname, '../fixtures/delphi');
+  const expected = JSON.parse(readFileSync(join(root, 'expected.json'), 'utf8'));
+  const files = Object.keys(expected.hooks).flatMap((hook: string) =>
+    readdirSync(join(root, 'tiny', hook)).map((name) => ({ path: `tiny/${hook}/${name}`, base64: readFileSync(join(root, 'tiny', hook, name)).toString('base64') })));
+  const runs = await browser.page.evaluate(async (files) => {
+    const blobs = files.map((f) => ({ path: f.path, blob: new Blob([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))]) }));
+    return (globalThis as any).autointerp.engine.importDelphi(blobs);
+  }, files);
+  expect(runs.map((r: any) => r.settings.sae.hookName).sort()).toEqual(Object.keys(expected.hooks).sort());
+  for (const run of runs) {
+    const activations = expected.hooks[run.settings.sae.hookName].activations as { row: number; position: number; feature: number; value: number }[];
+    const stored = await allFeatures(run.id, expected.width);
+    for (let f = 0; f < expected.width; f++) {
+      const want = activations.filter((a) => a.feature === f).sort((a, b) => a.row - b.row || a.position - b.position);
+      expect(stored[f]![0], `${run.settings.sae.hookName} feature ${f}`).toEqual(want.map((a) => a.row * expected.ctx + a.position));
+      expect(stored[f]![1]).toEqual(want.map((a) => a.value));
+    }
   }
 });

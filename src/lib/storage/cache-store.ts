@@ -179,6 +179,52 @@ export async function readFeature(db: CacheDatabase, run: CacheRun, feature: num
   return { tokens: Uint32Array.from(tokens), values: float16BitsToFloat32(Uint16Array.from(halves)) };
 }
 
+/** A shard's records of every chunk, in chunk order. */
+export async function readShardChunks(db: CacheDatabase, run: CacheRun, shard: number): Promise<[number, ShardRecord][]> {
+  const out: [number, ShardRecord][] = [];
+  let cursor = await db.transaction('shards').store.openCursor(IDBKeyRange.bound([run.id, shard, 0], [run.id, shard, Infinity]));
+  while (cursor) {
+    out.push([cursor.key[2], cursor.value]);
+    cursor = await cursor.continue();
+  }
+  return out;
+}
+
+/** Writes shard records of an import (shard-major, unlike a run) in one transaction, counting what they add. */
+export async function writeShardRecords(db: CacheDatabase, runId: string, records: [number, ShardRecord][]): Promise<void> {
+  try {
+    const tx = db.transaction(['runs', 'shards'], 'readwrite');
+    const run = await tx.objectStore('runs').get(runId);
+    if (!run) throw new AppError('cache/not-found', `There is no cache "${runId}" in this browser.`);
+    let nnz = 0;
+    let bytes = 0;
+    for (const [chunk, record] of records) {
+      void tx.objectStore('shards').put(record, [runId, record.shard, chunk]).catch(() => undefined);
+      nnz += record.tokens.length;
+      bytes += recordBytes(record);
+    }
+    void tx.objectStore('runs').put({ ...run, nnz: run.nnz + nnz, bytes: run.bytes + bytes, status: 'running' }).catch(() => undefined);
+    await tx.done;
+  } catch (error) {
+    storageError(error);
+  }
+}
+
+/** Marks an import complete: every chunk is present. */
+export async function finishImport(db: CacheDatabase, runId: string): Promise<CacheRun> {
+  const run = await getRun(db, runId);
+  const done: CacheRun = { ...run, chunksDone: run.nChunks, status: 'done' };
+  await db.put('runs', done);
+  return done;
+}
+
+/** The run's whole token matrix. */
+export async function readRunTokens(db: CacheDatabase, run: CacheRun): Promise<Uint32Array> {
+  const out = new Uint32Array(run.nRows * run.ctx);
+  for (let chunk = 0; chunk < run.nChunks; chunk++) out.set(await readChunkTokens(db, run, chunk), chunk * run.chunkRows * run.ctx);
+  return out;
+}
+
 /** SHA-256 over everything stored for a run (token chunks, then shard records in key order). */
 export async function runDigest(db: CacheDatabase, run: CacheRun): Promise<string> {
   const parts: BlobPart[] = [];
