@@ -5,7 +5,10 @@ import type { SaeInputFile, SaeSpec, SaeSummary } from '../src/lib/sae/index.ts'
 import type { SparseActivations } from '../src/lib/sae/sparse.ts';
 import type { CacheProgress } from '../src/lib/latents/cache-runner.ts';
 import type { CacheRun } from '../src/lib/storage/cache-store.ts';
+import type { ColumnListing, CorpusSource, PackStats } from '../src/lib/corpus/index.ts';
 
+export type CorpusColumnsSource = { kind: 'jsonl' | 'parquet'; file: Blob } | Omit<Extract<CorpusSource, { kind: 'hub' }>, 'column'>;
+export type { ColumnListing, CorpusSource, PackStats };
 export type { CacheProgress, CacheRun, LogitsResult, ModelLoadEvent, SaeInputFile, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus };
 
 export interface ModelSource {
@@ -26,6 +29,8 @@ export interface LoadedModel {
   vocabSize: number;
   /** The id put in front of rows for SAEs trained with a BOS token (GPT-2: <|endoftext|>). */
   bosTokenId: number;
+  /** The id that separates documents in packed rows. */
+  eosTokenId: number;
   /** Size of onnx/model.onnx in bytes. */
   onnxBytes: number;
 }
@@ -79,14 +84,38 @@ export interface TimingResult {
   tokensPerSecond: number;
 }
 
-export interface NewCache {
-  /** Token matrix, row-major [nRows * ctx]. */
-  tokens: Uint32Array;
+export interface CorpusOptions {
+  /** Tokens per row (delphi's cache_ctx_len). */
   ctx: number;
-  /** Where the rows came from, shown with the cache. */
-  description: string;
-  seed: number;
+  /** Token budget, rounded down to whole rows. */
   maxTokens: number;
+  /** Row shuffle seed (delphi's 22). */
+  seed: number;
+  /** Put BOS at position 0 of every row (the selected SAE's prepend_bos). */
+  prependBos: boolean;
+}
+
+export interface CorpusSummary {
+  description: string;
+  rows: number;
+  ctx: number;
+  tokens: number;
+  documents: number;
+  droppedTokens: number;
+  budgetReached: boolean;
+  seed: number;
+  /** The first rows as text, as the model will read them. */
+  preview: string[];
+}
+
+export interface NewCache {
+  /** Token matrix, row-major [nRows * ctx]; omit to use the corpus prepared with prepareCorpus. */
+  tokens?: Uint32Array;
+  ctx?: number;
+  /** Where the rows came from, shown with the cache (default: the prepared corpus's description). */
+  description?: string;
+  seed?: number;
+  maxTokens?: number;
   /** Rows per stored chunk (the unit of progress and resume); default: as many as fit in 65535 tokens. */
   chunkRows?: number;
 }
@@ -115,6 +144,10 @@ export interface EngineApi {
    * SAE's hook point (for SAEs whose files do not give it).
    */
   estimateScale(id: string, rows: number[][], overrides?: Partial<SaeSpec>): Promise<number>;
+  /** The columns a jsonl/parquet file or hub dataset offers, with a suggestion for the text column. */
+  corpusColumns(source: CorpusColumnsSource): Promise<ColumnListing>;
+  /** Reads, tokenizes and packs a corpus into rows (kept in the worker for the next createCache). */
+  prepareCorpus(source: CorpusSource, options: CorpusOptions, onProgress?: (stats: PackStats) => void): Promise<CorpusSummary>;
   /** Stores a new cache's token matrix and settings (model and SAE as loaded now); nothing is encoded yet. */
   createCache(request: NewCache): Promise<CacheRun>;
   /** Encodes the cache's missing chunks with the loaded model and SAE (which must be the ones it was made with). */
@@ -125,10 +158,21 @@ export interface EngineApi {
   deleteCache(runId: string): Promise<void>;
   /** One feature's stored activations: global token index (row * ctx + position) and value. */
   cacheFeature(runId: string, feature: number): Promise<{ tokens: Uint32Array; values: Float32Array }>;
+  /** The cache in delphi's layout, as a zip (`<hook>/config.json`, `<hook>/<start>_<end>.safetensors`). */
+  exportCache(runId: string, nSplits?: number): Promise<Blob>;
+  /** The same files one at a time (for writing to a folder or streaming out of a headless browser). */
+  exportCacheFiles(runId: string, nSplits: number, onFile: (path: string, bytes: Uint8Array) => Promise<void>): Promise<void>;
+  /** Imports delphi caches from a dropped folder's files or a zip; returns the new caches. */
+  importDelphi(files: { path: string; blob: Blob }[]): Promise<CacheRun[]>;
   /** SHA-256 over everything stored for a cache (equal digests: byte-identical caches). */
   cacheDigest(runId: string): Promise<string>;
   /** Times a kind of forward in the worker (for `npm run bench`). */
   time(request: TimingRequest): Promise<TimingResult>;
+  /**
+   * Writes one full-size chunk of synthetic TopK activations (65280 tokens x k over `width`) through the
+   * real store into a scratch cache, then deletes it: IndexedDB write speed and bytes per non-zero.
+   */
+  timeStorage(width: number, k: number): Promise<{ seconds: number; bytes: number; nnz: number; mbPerSecond: number; bytesPerNonzero: number }>;
   /** Encodes equal-length token rows: every non-zero activation, exactly (CSR over batch*seq tokens). */
   encode(rows: number[][]): Promise<SparseActivations>;
 }

@@ -10,9 +10,13 @@ import { encoderBlockColumns, SAE_K_INPUT, SAE_OUTPUTS } from '../src/lib/sae/en
 import { checkSaeAgainstModel, detectSaes, estimateNormalizationScale, loadSaeWeights, summarizeSae, type ModelDims, type SaeCandidate, type SaeSpec } from '../src/lib/sae/index.ts';
 import { packTopK } from '../src/lib/sae/sparse.ts';
 import { batchRowsFor, runCache, type CacheProgress } from '../src/lib/latents/cache-runner.ts';
-import { createRun, deleteRun, getRun, listRuns, openCacheDb, readFeature, runDigest, type CacheDatabase, type CacheRun } from '../src/lib/storage/cache-store.ts';
+import { chunkRowsFor, chunkToShards } from '../src/lib/latents/cache-layout.ts';
+import { importDelphiHook, runExport } from '../src/lib/latents/cache-interchange.ts';
+import { describeSource, listColumns, packRows, previewRows, readDocuments, type PackedCorpus } from '../src/lib/corpus/index.ts';
+import { delphiFiles, exportDelphiZip, readDelphiFolder, readDelphiZip } from '../src/lib/latents/delphi-format.ts';
+import { createRun, deleteRun, getRun, listRuns, openCacheDb, readFeature, readRunTokens, runDigest, writeChunk, type CacheDatabase, type CacheRun } from '../src/lib/storage/cache-store.ts';
 import type {
-  EngineApi, NewCache, TimingRequest, TimingResult, LoadedModel, LogitsResult, ModelLoadEvent, ModelSource, ReadySae, SaeFilesResult, SaeInputFile, SelectSaeOptions, SparseActivations, WebGpuStatus,
+  ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, EngineApi, NewCache, PackStats, TimingRequest, TimingResult, LoadedModel, LogitsResult, ModelLoadEvent, ModelSource, ReadySae, SaeFilesResult, SaeInputFile, SelectSaeOptions, SparseActivations, WebGpuStatus,
 } from './engine-api.ts';
 
 interface ModelState {
@@ -41,6 +45,7 @@ export class Engine implements EngineApi {
   private saeFiles = new Map<string, Blob>();
   private db: Promise<CacheDatabase> | undefined;
   private pauseRequested = false;
+  private corpus: { packed: PackedCorpus; summary: CorpusSummary; options: CorpusOptions } | undefined;
   private encoder: EncoderState | undefined;
 
   webgpu(): Promise<WebGpuStatus> {
@@ -68,7 +73,7 @@ export class Engine implements EngineApi {
     const nHead = Number(config.n_head);
     const dims: ModelDims = { dModel, nHeads: nHead, dHead: dModel / nHead, dMlp: Number(config.n_inner ?? 4 * dModel) || 4 * dModel, nLayers: Number(config.n_layer) };
     const info: LoadedModel = {
-      repo: full.repo, modelType: 'gpt2', nLayer: dims.nLayers, dModel, nHead, dMlp: dims.dMlp, vocabSize: Number(config.vocab_size), bosTokenId: Number(config.bos_token_id ?? Number(config.vocab_size) - 1), onnxBytes: onnx.byteLength,
+      repo: full.repo, modelType: 'gpt2', nLayer: dims.nLayers, dModel, nHead, dMlp: dims.dMlp, vocabSize: Number(config.vocab_size), bosTokenId: Number(config.bos_token_id ?? Number(config.vocab_size) - 1), eosTokenId: Number(config.eos_token_id ?? Number(config.vocab_size) - 1), onnxBytes: onnx.byteLength,
     };
     this.model = { source: full, info, onnx, dims };
     onEvent?.({ kind: 'ready' });
@@ -156,12 +161,48 @@ export class Engine implements EngineApi {
     }
   }
 
-  async tokenize(text: string): Promise<{ ids: number[]; pieces: string[] }> {
+  async corpusColumns(source: CorpusColumnsSource): Promise<ColumnListing> {
+    return listColumns(source);
+  }
+
+  async prepareCorpus(source: CorpusSource, options: CorpusOptions, onProgress?: (stats: PackStats) => void): Promise<CorpusSummary> {
+    const model = this.requireModel();
+    const tokenizer = await this.loadTokenizer();
+    this.corpus = undefined;
+    const packed = await packRows(readDocuments(source), {
+      encode: (text) => tokenizer.encode(text, { add_special_tokens: false }),
+      eosTokenId: model.info.eosTokenId,
+      bosTokenId: model.info.bosTokenId,
+    }, { ctx: options.ctx, maxTokens: options.maxTokens, seed: options.seed, prependBos: options.prependBos, ...(onProgress ? { onProgress } : {}) });
+    if (packed.nRows === 0) {
+      throw new AppError('cache/bad-input', `The corpus gave ${packed.stats.streamTokens} tokens, fewer than one row of ${options.ctx}: use more text or shorter rows.`);
+    }
+    const summary: CorpusSummary = {
+      description: describeSource(source),
+      rows: packed.nRows,
+      ctx: packed.ctx,
+      tokens: packed.stats.tokens,
+      documents: packed.stats.documents,
+      droppedTokens: packed.stats.droppedTokens,
+      budgetReached: packed.stats.budgetReached,
+      seed: options.seed,
+      preview: previewRows(packed.tokens, packed.ctx, (ids) => tokenizer.decode(ids), 3).map((row) => row.text),
+    };
+    this.corpus = { packed, summary, options };
+    return summary;
+  }
+
+  private async loadTokenizer(): Promise<PreTrainedTokenizer> {
     const model = this.requireModel();
     useHub(model.source.hubUrl);
     this.tokenizer ??= await AutoTokenizer.from_pretrained(model.source.repo, { revision: model.source.revision });
-    const ids = this.tokenizer.encode(text, { add_special_tokens: false });
-    return { ids, pieces: ids.map((id) => this.tokenizer!.decode([id])) };
+    return this.tokenizer;
+  }
+
+  async tokenize(text: string): Promise<{ ids: number[]; pieces: string[] }> {
+    const tokenizer = await this.loadTokenizer();
+    const ids = tokenizer.encode(text, { add_special_tokens: false });
+    return { ids, pieces: ids.map((id) => tokenizer.decode([id])) };
   }
 
   async estimateScale(id: string, rows: number[][], overrides: Partial<SaeSpec> = {}): Promise<number> {
@@ -180,6 +221,37 @@ export class Engine implements EngineApi {
     const seq = rows[0]!.length;
     const kept = spec.prependBos && seq > 1 ? activations.filter((_, i) => Math.floor(i / spec.dIn) % seq !== 0) : activations;
     return estimateNormalizationScale(kept, spec.dIn);
+  }
+
+  async timeStorage(width: number, k: number) {
+    const db = await this.cacheDb();
+    const ctx = 256;
+    const rows = chunkRowsFor(ctx);
+    const tokens = rows * ctx;
+    const matrix = Uint32Array.from({ length: tokens }, (_, i) => (i * 2654435761) % 50257);
+    const id = `bench-${newCacheId()}`;
+    const run = await createRun(db, id, {
+      model: { repo: 'bench', revision: 'main', hubUrl: '' },
+      sae: { label: 'bench', fingerprint: 'bench', width, hookName: 'bench', architecture: 'topk', k },
+      dataset: { description: 'synthetic', seed: 0, ctx, maxTokens: tokens, prependBos: false },
+    }, matrix, 50257);
+    // Distinct pseudo-random features per token, values spread like real activations.
+    const offsets = Uint32Array.from({ length: tokens + 1 }, (_, t) => t * k);
+    const features = new Uint32Array(tokens * k);
+    const values = new Float32Array(tokens * k);
+    for (let t = 0; t < tokens; t++) {
+      const picked = new Set<number>();
+      let x = t * 7919 + 1;
+      while (picked.size < k) picked.add((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % width);
+      [...picked].sort((a, b) => a - b).forEach((f, j) => { features[t * k + j] = f; values[t * k + j] = 0.5 + ((f * 31 + t) % 97) / 10; });
+    }
+    const records = chunkToShards({ tokens, offsets, features, values }, width);
+    const start = performance.now();
+    const done = await writeChunk(db, id, 0, records);
+    const seconds = (performance.now() - start) / 1000;
+    await deleteRun(db, id);
+    const written = done.bytes - run.bytes;
+    return { seconds, bytes: done.bytes, nnz: done.nnz, mbPerSecond: written / 1e6 / seconds, bytesPerNonzero: done.bytes / done.nnz };
   }
 
   async time(request: TimingRequest): Promise<TimingResult> {
@@ -211,12 +283,23 @@ export class Engine implements EngineApi {
     const model = this.requireModel();
     const sae = this.encoder?.ready;
     if (!sae) throw new AppError('sae/bad-config', 'Select an SAE before creating a cache.');
-    const id = `cache-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
-    return createRun(await this.cacheDb(), id, {
+    const corpus = this.corpus;
+    if (!request.tokens && !corpus) throw new AppError('cache/bad-input', 'Prepare a corpus (tokenize it) before creating a cache.');
+    if (!request.tokens && corpus && corpus.options.prependBos !== sae.spec.prependBos) {
+      throw new AppError('cache/mismatch', `The corpus was packed ${corpus.options.prependBos ? 'with' : 'without'} a BOS token per row but the SAE expects ${sae.spec.prependBos ? 'one' : 'none'}: tokenize it again.`);
+    }
+    const ctx = request.ctx ?? corpus!.packed.ctx;
+    return createRun(await this.cacheDb(), newCacheId(), {
       model: { repo: model.source.repo, revision: model.source.revision, hubUrl: model.source.hubUrl },
       sae: { label: sae.label, fingerprint: sae.fingerprint, width: sae.spec.width, hookName: sae.spec.hookName!, architecture: sae.spec.architecture, ...(sae.spec.k ? { k: sae.spec.k } : {}) },
-      dataset: { description: request.description, seed: request.seed, ctx: request.ctx, maxTokens: request.maxTokens, prependBos: sae.spec.prependBos },
-    }, request.tokens, model.info.vocabSize, request.chunkRows);
+      dataset: {
+        description: request.description ?? corpus?.summary.description ?? 'token rows',
+        seed: request.seed ?? corpus?.options.seed ?? 0,
+        ctx,
+        maxTokens: request.maxTokens ?? corpus?.options.maxTokens ?? 0,
+        prependBos: sae.spec.prependBos,
+      },
+    }, request.tokens ?? corpus!.packed.tokens, model.info.vocabSize, request.chunkRows);
   }
 
   async runCache(runId: string, onProgress?: (progress: CacheProgress) => void): Promise<CacheRun> {
@@ -257,6 +340,30 @@ export class Engine implements EngineApi {
     return readFeature(db, await getRun(db, runId), feature);
   }
 
+  async exportCache(runId: string, nSplits = 5): Promise<Blob> {
+    const db = await this.cacheDb();
+    const run = await getRun(db, runId);
+    return exportDelphiZip(runExport(db, run, await readRunTokens(db, run), nSplits));
+  }
+
+  async exportCacheFiles(runId: string, nSplits: number, onFile: (path: string, bytes: Uint8Array) => Promise<void>): Promise<void> {
+    const db = await this.cacheDb();
+    const run = await getRun(db, runId);
+    for await (const file of delphiFiles(runExport(db, run, await readRunTokens(db, run), nSplits))) await onFile(file.path, file.bytes);
+  }
+
+  async importDelphi(files: { path: string; blob: Blob }[]): Promise<CacheRun[]> {
+    const zip = files.length === 1 && files[0]!.path.toLowerCase().endsWith('.zip');
+    const hooks = zip ? await readDelphiZip(files[0]!.blob) : await readDelphiFolder(files);
+    const db = await this.cacheDb();
+    const imported: CacheRun[] = [];
+    for (const hook of hooks) {
+      const vocab = hook.tokens.reduce((max, t) => Math.max(max, t), 0) + 1;
+      imported.push(await importDelphiHook(db, newCacheId(), hook, vocab));
+    }
+    return imported;
+  }
+
   async cacheDigest(runId: string): Promise<string> {
     const db = await this.cacheDb();
     return runDigest(db, await getRun(db, runId));
@@ -289,6 +396,8 @@ export class Engine implements EngineApi {
     this.model = undefined;
   }
 }
+
+const newCacheId = () => `cache-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
 /** SHA-256 over the file's size, its first and its last MiB: tells SAE files apart without reading 400 MB. */
 async function fingerprintOf(blob: Blob): Promise<string> {

@@ -47,12 +47,16 @@ export class EngineState {
     }
   }
 
+  /** The hub the loaded model came from (datasets are read from the same one). */
+  hubUrl = $state<string | undefined>();
+
   async loadModel(source: ModelSource): Promise<void> {
     this.loading = true;
     this.error = undefined;
     this.files = {};
     this.model = undefined;
     try {
+      this.hubUrl = source.hubUrl;
       this.model = await this.api.loadModel(source, Comlink.proxy((event: ModelLoadEvent) => this.onLoadEvent(event)));
     } catch (error) {
       this.error = (error as Error).message;

@@ -1,0 +1,118 @@
+/**
+ * The cache stage as the page sees it: the corpus being prepared, the cache runs stored in this browser,
+ * the one running now and its progress, and the browser's storage.
+ */
+import * as Comlink from 'comlink';
+import type { CacheProgress, CacheRun, ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, PackStats } from '../../../workers/engine-api.ts';
+import type { EngineState } from './engine.svelte.ts';
+
+export interface StorageInfo {
+  usage: number;
+  quota: number;
+  persisted: boolean;
+}
+
+export class CacheState {
+  caches = $state.raw<CacheRun[]>([]);
+  corpus = $state.raw<CorpusSummary | undefined>();
+  packing = $state.raw<PackStats | undefined>();
+  progress = $state.raw<CacheProgress | undefined>();
+  running = $state<string | undefined>();
+  busy = $state(false);
+  error = $state<string | undefined>();
+  storage = $state.raw<StorageInfo | undefined>();
+
+  constructor(private readonly engine: EngineState) {}
+
+  async refresh(): Promise<void> {
+    await this.task(async () => {
+      this.caches = (await this.engine.api.listCaches()).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    });
+    await this.refreshStorage();
+  }
+
+  async columns(source: CorpusColumnsSource): Promise<ColumnListing | undefined> {
+    let listing: ColumnListing | undefined;
+    await this.task(async () => {
+      listing = await this.engine.api.corpusColumns(source);
+    });
+    return listing;
+  }
+
+  async prepare(source: CorpusSource, options: Omit<CorpusOptions, 'prependBos'>): Promise<void> {
+    this.corpus = undefined;
+    this.packing = undefined;
+    await this.task(async () => {
+      const prependBos = this.engine.sae?.spec.prependBos ?? false;
+      this.corpus = await this.engine.api.prepareCorpus(source, { ...options, prependBos }, Comlink.proxy((stats: PackStats) => (this.packing = stats)));
+    });
+  }
+
+  /** Creates a cache from the prepared corpus and runs it. */
+  async start(): Promise<void> {
+    let id: string | undefined;
+    await this.task(async () => {
+      id = (await this.engine.api.createCache({})).id;
+    });
+    if (id) await this.run(id);
+  }
+
+  async run(id: string): Promise<void> {
+    this.running = id;
+    this.progress = undefined;
+    await this.refreshStorage(true);
+    await this.task(async () => {
+      await this.engine.api.runCache(id, Comlink.proxy((progress: CacheProgress) => (this.progress = progress)));
+    });
+    this.running = undefined;
+    await this.refresh();
+  }
+
+  async pause(): Promise<void> {
+    await this.engine.api.pauseCache();
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.task(() => this.engine.api.deleteCache(id));
+    await this.refresh();
+  }
+
+  async exportZip(run: CacheRun): Promise<void> {
+    await this.task(async () => {
+      const zip = await this.engine.api.exportCache(run.id, 5);
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(zip);
+      link.download = `${run.settings.sae.hookName}-${run.id}.zip`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    });
+  }
+
+  async importDelphi(files: File[]): Promise<void> {
+    await this.task(async () => {
+      await this.engine.api.importDelphi(files.map((file) => ({ path: file.webkitRelativePath || file.name, blob: file })));
+    });
+    await this.refresh();
+  }
+
+  /** Reads usage and quota; when a run starts, also asks the browser to keep the data (persist). */
+  async refreshStorage(askToPersist = false): Promise<void> {
+    const storage = navigator.storage;
+    if (!storage?.estimate) return;
+    const estimate = await storage.estimate();
+    const persisted = askToPersist && storage.persist ? await storage.persist().catch(() => false) : ((await storage.persisted?.()) ?? false);
+    this.storage = { usage: estimate.usage ?? 0, quota: estimate.quota ?? 0, persisted };
+  }
+
+  private async task(work: () => Promise<unknown>): Promise<void> {
+    this.busy = true;
+    this.error = undefined;
+    try {
+      await work();
+    } catch (error) {
+      this.error = (error as Error).message;
+    } finally {
+      this.busy = false;
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/** The corpus and cache panels as a user meets them: upload text, tokenize, cache, see it listed, export. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { FIXTURES, fixtureFiles } from '../support/sae-fixtures.ts';
+import { appUrl, hubUrl, launch, type Browser } from './harness.ts';
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+test('upload a corpus, tokenize it, cache activations with progress, and export the cache', async () => {
+  const { page } = browser;
+  await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
+  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+  await page.getByTestId('model-load').click();
+  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await page.getByTestId('sae-files').setInputFiles(fixtureFiles('saelens-standard').map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) })));
+  await page.getByTestId('sae-use').click();
+  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+
+  await page.getByTestId('corpus-file').setInputFiles({ name: 'documents.jsonl', mimeType: 'application/json', buffer: readFileSync(join(FIXTURES, 'corpus/documents.jsonl')) });
+  await page.getByTestId('corpus-column').waitFor();
+  expect(await page.getByTestId('corpus-column').inputValue()).toBe('text');
+  await page.getByTestId('corpus-ctx').fill('32');
+  await page.getByTestId('corpus-tokens').fill('2000');
+  await page.getByTestId('corpus-prepare').click();
+  const summary = page.getByTestId('corpus-summary');
+  await summary.waitFor({ timeout: 60_000 });
+  // The small corpus ends before the budget: every whole row of it is used, and the page says so.
+  expect(await summary.textContent()).toMatch(/34 rows × 32 = 1,088 tokens from 12 documents of documents.jsonl \[text\] \(the corpus ended before the budget\)/);
+
+  await page.getByTestId('cache-start').click();
+  const list = page.getByTestId('cache-list');
+  await list.locator('text=done').waitFor({ timeout: 120_000 });
+  expect(await list.textContent()).toContain('blocks.1.hook_resid_pre');
+  expect(await page.getByTestId('cache-storage').textContent()).toMatch(/Browser storage: .* used of/);
+  const download = page.waitForEvent('download');
+  await list.getByRole('button', { name: 'Export (delphi)' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toMatch(/^blocks\.1\.hook_resid_pre-cache-.*\.zip$/);
+  await page.screenshot({ path: 'test-results/cache-ui.png', fullPage: true });
+  expect(browser.errors).toEqual([]);
+});
