@@ -2,7 +2,8 @@
  * `npm run bench`: speed of the activation engine in Chromium's WebGPU, on GPT-2-small-shaped work
  * (12 layers, d_model 768, vocabulary 50257; random weights generated here) with a 32768-wide TopK
  * SAE at blocks.6.hook_resid_pre. Reports tokens/s of (a) the full forward, (b) the forward cut at the
- * hook point, (c) cut forward + SAE encode + sparse read-back, and writes bench/results.json.
+ * hook point, (c) cut forward + SAE encode + sparse read-back, the same rows cached end to end into
+ * IndexedDB, the store's bytes per non-zero and write speed on one full chunk; writes bench/results.json.
  *
  *   npm run bench                     # SwiftShader (CPU WebGPU), as everywhere here
  *   WEBGPU_ADAPTER=gpu npm run bench  # the machine's real GPU (Chromium's default adapter)
@@ -117,19 +118,40 @@ try {
   }, saeSite.url));
   const time = (kind: string) => step(`time ${kind}`, () => page.evaluate(({ kind, hook, rows, repeats }) => (globalThis as any).autointerp.engine.time({ kind, hookName: hook, rows, repeats }), { kind, hook: HOOK, rows: tokenRows, repeats }));
   const result = { gpu, full: await time('full'), cut: await time('cut'), encode: await time('engine') };
+  // End to end: the same rows through the cache runner into IndexedDB (tokens/s over the whole run).
+  const cacheRun = await step('cache run', () => page.evaluate(async (tokens) => {
+    const { engine } = (globalThis as any).autointerp;
+    const run = await engine.createCache({ tokens: Uint32Array.from(tokens.flat()), ctx: tokens[0].length, description: 'bench rows', seed: 0, maxTokens: tokens.flat().length });
+    const start = performance.now();
+    const done = await engine.runCache(run.id);
+    const seconds = (performance.now() - start) / 1000;
+    await engine.deleteCache(run.id);
+    return { tokensPerSecond: (done.nRows * done.ctx) / seconds };
+  }, tokenRows));
+  const storage = await step('IndexedDB write', () => page.evaluate(({ width, k }) => (globalThis as any).autointerp.engine.timeStorage(width, k), { width: SAE_WIDTH, k: SAE_K }));
   const adapter = result.gpu.available ? `${result.gpu.vendor} ${result.gpu.architecture} ${result.gpu.description}`.trim() : 'none';
   const figures = {
     full_forward_tok_s: round(result.full.tokensPerSecond),
     cut_forward_tok_s: round(result.cut.tokensPerSecond),
     engine_tok_s: round(result.encode.tokensPerSecond),
     adapter,
+    cache_tok_s: round(cacheRun.tokensPerSecond),
+    bytes_per_nonzero: round(storage.bytesPerNonzero, 3),
+    idb_write_mb_s: round(storage.mbPerSecond),
     engine_over_cut: round(result.encode.tokensPerSecond / result.cut.tokensPerSecond, 3),
     cut_over_full: round(result.cut.tokensPerSecond / result.full.tokensPerSecond, 3),
     workload: { model: 'GPT-2 small shape, random weights', hook: HOOK, sae: `SAELens TopK ${SAE_WIDTH} x 768, k ${SAE_K}`, rows, seq, repeats },
     measured_at: new Date().toISOString(),
   };
   writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(figures, null, 2)}\n`);
-  console.table({ '(a) full forward': figures.full_forward_tok_s, '(b) cut at hook': figures.cut_forward_tok_s, '(c) cut + SAE + read-back': figures.engine_tok_s });
+  console.table({
+    '(a) full forward tok/s': figures.full_forward_tok_s,
+    '(b) cut at hook tok/s': figures.cut_forward_tok_s,
+    '(c) cut + SAE + read-back tok/s': figures.engine_tok_s,
+    'cache run into IndexedDB tok/s': figures.cache_tok_s,
+    'bytes per stored non-zero (full chunk)': figures.bytes_per_nonzero,
+    'IndexedDB write MB/s': figures.idb_write_mb_s,
+  });
   console.log(`adapter: ${adapter}; (c)/(b) = ${figures.engine_over_cut}, (b)/(a) = ${figures.cut_over_full}; wrote bench/results.json`);
 } finally {
   await browser.close();
