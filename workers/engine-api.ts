@@ -108,6 +108,11 @@ export interface CorpusSummary {
   preview: string[];
 }
 
+export interface CacheRunOptions {
+  /** Rows per encode call; default: as many as keep the SAE's pre-activations near 64 MiB. */
+  batchRows?: number;
+}
+
 export interface NewCache {
   /** Token matrix, row-major [nRows * ctx]; omit to use the corpus prepared with prepareCorpus. */
   tokens?: Uint32Array;
@@ -151,8 +156,8 @@ export interface EngineApi {
   /** Stores a new cache's token matrix and settings (model and SAE as loaded now); nothing is encoded yet. */
   createCache(request: NewCache): Promise<CacheRun>;
   /** Encodes the cache's missing chunks with the loaded model and SAE (which must be the ones it was made with). */
-  runCache(runId: string, onProgress?: (progress: CacheProgress) => void): Promise<CacheRun>;
-  /** Stops the running cache after the chunk in hand; it stays resumable. */
+  runCache(runId: string, onProgress?: (progress: CacheProgress) => void, options?: CacheRunOptions): Promise<CacheRun>;
+  /** Stops the running cache before its next batch; it stays resumable. */
   pauseCache(): Promise<void>;
   listCaches(): Promise<CacheRun[]>;
   deleteCache(runId: string): Promise<void>;

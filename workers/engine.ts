@@ -16,7 +16,7 @@ import { describeSource, listColumns, packRows, previewRows, readDocuments, type
 import { delphiFiles, exportDelphiZip, readDelphiFolder, readDelphiZip } from '../src/lib/latents/delphi-format.ts';
 import { createRun, deleteRun, getRun, listRuns, openCacheDb, readFeature, readRunTokens, runDigest, writeChunk, type CacheDatabase, type CacheRun } from '../src/lib/storage/cache-store.ts';
 import type {
-  ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, EngineApi, NewCache, PackStats, TimingRequest, TimingResult, LoadedModel, LogitsResult, ModelLoadEvent, ModelSource, ReadySae, SaeFilesResult, SaeInputFile, SelectSaeOptions, SparseActivations, WebGpuStatus,
+  CacheRunOptions, ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, EngineApi, NewCache, PackStats, TimingRequest, TimingResult, LoadedModel, LogitsResult, ModelLoadEvent, ModelSource, ReadySae, SaeFilesResult, SaeInputFile, SelectSaeOptions, SparseActivations, WebGpuStatus,
 } from './engine-api.ts';
 
 interface ModelState {
@@ -302,7 +302,7 @@ export class Engine implements EngineApi {
     }, request.tokens ?? corpus!.packed.tokens, model.info.vocabSize, request.chunkRows);
   }
 
-  async runCache(runId: string, onProgress?: (progress: CacheProgress) => void): Promise<CacheRun> {
+  async runCache(runId: string, onProgress?: (progress: CacheProgress) => void, options: CacheRunOptions = {}): Promise<CacheRun> {
     const model = this.requireModel();
     const db = await this.cacheDb();
     const run = await getRun(db, runId);
@@ -317,7 +317,7 @@ export class Engine implements EngineApi {
     this.pauseRequested = false;
     return runCache(db, runId, {
       encode: (rows) => this.encode(rows),
-      batchRows: batchRowsFor(run.ctx, run.width),
+      batchRows: options.batchRows ?? batchRowsFor(run.ctx, run.width),
       shouldPause: () => this.pauseRequested,
       ...(onProgress ? { onProgress } : {}),
     });

@@ -46,3 +46,37 @@ test('upload a corpus, tokenize it, cache activations with progress, and export 
   await page.screenshot({ path: 'test-results/cache-ui.png', fullPage: true });
   expect(browser.errors).toEqual([]);
 });
+
+test('pause a run, resume it from the list, then cancel it: the cache is gone', async () => {
+  const { page } = browser;
+  await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
+  await page.getByTestId('model-load').click();
+  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await page.getByTestId('sae-files').setInputFiles(fixtureFiles('saelens-topk').map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) })));
+  await page.getByTestId('sae-use').click();
+  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+  const before = await page.getByTestId('cache-list').locator('tbody tr').count().catch(() => 0);
+
+  // A corpus big enough that the run takes many batches (the fixture's paragraphs, a hundred times over).
+  const text = readFileSync(join(FIXTURES, 'corpus/paragraphs.txt'), 'utf8');
+  await page.getByTestId('corpus-file').setInputFiles({ name: 'long.txt', mimeType: 'text/plain', buffer: Buffer.from(Array(100).fill(text).join('\n\n')) });
+  await page.getByTestId('corpus-ctx').fill('32');
+  await page.getByTestId('corpus-prepare').click();
+  await page.getByTestId('corpus-summary').waitFor({ timeout: 60_000 });
+
+  await page.getByTestId('cache-start').click();
+  await page.getByTestId('cache-progress').waitFor({ timeout: 60_000 }); // the first batch is in
+  await page.getByTestId('cache-pause').click();
+  const row = page.getByTestId('cache-list').locator('tbody tr').first();
+  await row.getByTestId('cache-status').filter({ hasText: 'paused' }).waitFor({ timeout: 60_000 });
+  expect(await page.getByTestId('cache-pause').count()).toBe(0);
+  await page.getByTestId('cache').screenshot({ path: 'test-results/cache-paused.png' });
+
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await page.getByTestId('cache-progress').waitFor({ timeout: 60_000 });
+  await page.getByTestId('cache-cancel').click();
+  await page.getByTestId('cache-start').and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
+  await expect.poll(async () => page.getByTestId('cache-list').locator('tbody tr').count().catch(() => 0), { timeout: 10_000 }).toBe(before);
+  expect(await page.evaluate(() => (globalThis as any).autointerp.engine.listCaches().then((l: unknown[]) => l.length))).toBe(before);
+  expect(browser.errors).toEqual([]);
+});

@@ -123,6 +123,31 @@ test('a run interrupted by a reload and then resumed is byte-identical to an uni
   expect(await digest(id)).toBe(uninterrupted);
 });
 
+test('pause stops a run within its chunk, progress moves batch by batch, and resume completes the same cache', async () => {
+  await ready();
+  // Two chunks of 12 rows, encoded 2 rows at a time: six batches per chunk, so a pause lands mid-chunk.
+  const result = await browser.page.evaluate(async ({ tokens, ctx }) => {
+    const { engine, proxy } = (globalThis as any).autointerp;
+    const run = await engine.createCache({ tokens: Uint32Array.from(tokens), ctx, description: 'pause test', seed: 1, maxTokens: tokens.length, chunkRows: 12 });
+    const seen: number[] = [];
+    const paused = await engine.runCache(run.id, proxy((p: { tokensDone: number }) => {
+      seen.push(p.tokensDone);
+      if (seen.length === 2) void engine.pauseCache();
+    }), { batchRows: 2 });
+    return { id: run.id as string, paused, seen };
+  }, { tokens: rows.flat(), ctx: CTX });
+  expect(result.paused.status).toBe('paused');
+  expect(result.paused.chunksDone).toBe(0); // the pause came before the first chunk was whole
+  expect(result.seen.slice(0, 2)).toEqual([2 * CTX, 4 * CTX]);
+  expect(result.seen.length).toBeLessThan(5); // it stopped within a batch or two of the request
+  const listed = (await caches()).find((c: any) => c.id === result.id);
+  expect(listed).toMatchObject({ status: 'paused', chunksDone: 0, nnz: 0 });
+
+  const resumed = await browser.page.evaluate((id) => (globalThis as any).autointerp.engine.runCache(id, undefined, { batchRows: 5 }), result.id);
+  expect(resumed).toMatchObject({ status: 'done', chunksDone: 2, nnz: ROWS * CTX * 8 });
+  expect(await allFeatures(result.id, 128)).toEqual(await allFeatures(uninterruptedId, 128));
+});
+
 test('closing the browser mid-run, then a full disk, then space freed: a clear message, nothing lost, the same cache', async () => {
   // Chrome applies a storage quota override only to databases it opens afterwards, so each phase is a
   // fresh browser on the same profile: which is also what closing the browser mid-run is.

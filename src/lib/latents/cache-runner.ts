@@ -11,6 +11,7 @@ import { chunkToShards } from './cache-layout.ts';
 
 export interface CacheProgress {
   runId: string;
+  /** Stored chunks; tokensDone also counts the tokens of the chunk in hand encoded so far. */
   chunksDone: number;
   nChunks: number;
   tokensDone: number;
@@ -28,7 +29,7 @@ export interface CacheRunnerOptions {
   /** Rows per encode call (bounded by GPU memory: tokens x SAE width floats of pre-activations). */
   batchRows: number;
   onProgress?: (progress: CacheProgress) => void;
-  /** Checked between chunks: true stops the run after the chunk in hand, leaving it resumable. */
+  /** Checked before each batch: true stops the run at once, leaving it resumable at its first unstored chunk. */
   shouldPause?: () => boolean;
   now?: () => number;
 }
@@ -40,6 +41,7 @@ export function batchRowsFor(ctx: number, width: number): number {
 }
 
 export async function runCache(db: CacheDatabase, runId: string, options: CacheRunnerOptions): Promise<CacheRun> {
+  if (!Number.isInteger(options.batchRows) || options.batchRows < 1) throw new AppError('cache/bad-input', `Rows per batch must be a whole number of at least 1, not ${options.batchRows}.`);
   const now = options.now ?? (() => performance.now());
   let run = await getRun(db, runId);
   if (run.chunksDone >= run.nChunks) return run;
@@ -54,7 +56,13 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
       const rows: number[][] = [];
       for (let r = 0; r < tokens.length / run.ctx; r++) rows.push(Array.from(tokens.subarray(r * run.ctx, (r + 1) * run.ctx)));
       const parts: SparseActivations[] = [];
-      for (let b = 0; b < rows.length; b += options.batchRows) parts.push(await options.encode(rows.slice(b, b + options.batchRows)));
+      for (let b = 0; b < rows.length; b += options.batchRows) {
+        // A pause drops the chunk in hand (it is not stored yet) and re-encodes it on resume.
+        if (b > 0 && options.shouldPause?.()) return await updateRun(db, runId, { status: 'paused' });
+        parts.push(await options.encode(rows.slice(b, b + options.batchRows)));
+        const inChunk = Math.min(rows.length, b + options.batchRows) * run.ctx;
+        if (inChunk < tokens.length) options.onProgress?.(progressOf(run, encodedTokens + inChunk, (now() - started) / 1000, inChunk));
+      }
       const sparse = concatSparse(parts);
       if (sparse.tokens !== tokens.length) throw new AppError('cache/mismatch', `The engine returned ${sparse.tokens} tokens for a chunk of ${tokens.length}.`);
       run = await writeChunk(db, runId, chunk, chunkToShards(sparse, run.width));
@@ -68,9 +76,10 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
   }
 }
 
-export function progressOf(run: CacheRun, encodedTokens: number, seconds: number): CacheProgress {
+/** `pendingTokens`: tokens of the chunk in hand already encoded but not yet stored. */
+export function progressOf(run: CacheRun, encodedTokens: number, seconds: number, pendingTokens = 0): CacheProgress {
   const totalTokens = run.nRows * run.ctx;
-  const tokensDone = Math.min(totalTokens, run.chunksDone * run.chunkRows * run.ctx);
+  const tokensDone = Math.min(totalTokens, run.chunksDone * run.chunkRows * run.ctx + pendingTokens);
   const tokensPerSecond = seconds > 0 ? encodedTokens / seconds : 0;
   return {
     runId: run.id,

@@ -18,6 +18,9 @@ export class CacheState {
   packing = $state.raw<PackStats | undefined>();
   progress = $state.raw<CacheProgress | undefined>();
   running = $state<string | undefined>();
+  /** Set while a pause or a cancel waits for the batch in hand. */
+  stopping = $state<'pause' | 'cancel' | undefined>();
+  private current: Promise<void> | undefined;
   busy = $state(false);
   error = $state<string | undefined>();
   storage = $state.raw<StorageInfo | undefined>();
@@ -59,17 +62,36 @@ export class CacheState {
 
   async run(id: string): Promise<void> {
     this.running = id;
+    this.stopping = undefined;
     this.progress = undefined;
-    await this.refreshStorage(true);
-    await this.task(async () => {
-      await this.engine.api.runCache(id, Comlink.proxy((progress: CacheProgress) => (this.progress = progress)));
-    });
+    const finished = (async () => {
+      await this.refreshStorage(true);
+      await this.task(async () => {
+        await this.engine.api.runCache(id, Comlink.proxy((progress: CacheProgress) => (this.progress = progress)));
+      });
+    })();
+    this.current = finished;
+    await finished;
+    this.current = undefined;
     this.running = undefined;
+    this.stopping = undefined;
     await this.refresh();
   }
 
+  /** Stops the run after the batch in hand; what is stored stays, and Resume goes on from there. */
   async pause(): Promise<void> {
+    this.stopping = 'pause';
     await this.engine.api.pauseCache();
+  }
+
+  /** Stops the run and deletes the cache. */
+  async cancel(): Promise<void> {
+    const id = this.running;
+    if (!id) return;
+    this.stopping = 'cancel';
+    await this.engine.api.pauseCache();
+    await this.current;
+    await this.remove(id);
   }
 
   async remove(id: string): Promise<void> {
