@@ -41,36 +41,74 @@ export function batchRowsFor(ctx: number, width: number): number {
 }
 
 export async function runCache(db: CacheDatabase, runId: string, options: CacheRunnerOptions): Promise<CacheRun> {
-  if (!Number.isInteger(options.batchRows) || options.batchRows < 1) throw new AppError('cache/bad-input', `Rows per batch must be a whole number of at least 1, not ${options.batchRows}.`);
+  const batchRows = options.batchRows;
+  if (!Number.isInteger(batchRows) || batchRows < 1) throw new AppError('cache/bad-input', `Rows per batch must be a whole number of at least 1, not ${batchRows}.`);
   const now = options.now ?? (() => performance.now());
   let run = await getRun(db, runId);
   if (run.chunksDone >= run.nChunks) return run;
+  if (options.shouldPause?.()) return updateRun(db, runId, { status: 'paused' });
   run = await updateRun(db, runId, { status: 'running', error: undefined });
   const started = now();
   let encodedTokens = 0;
+
+  const chunkRows = async (chunk: number): Promise<number[][]> => {
+    const tokens = await readChunkTokens(db, run, chunk);
+    const rows: number[][] = [];
+    for (let r = 0; r < tokens.length / run.ctx; r++) rows.push(Array.from(tokens.subarray(r * run.ctx, (r + 1) * run.ctx)));
+    return rows;
+  };
+  // One batch is always queued ahead of the one being collected, so the engine works on the next batch
+  // while this one's result is regrouped and stored. `launch` keeps a failure of a batch that is then
+  // dropped (pause, error) from surfacing as an unhandled rejection; awaiting it still throws.
+  const launch = (rows: number[][]): Promise<SparseActivations> => {
+    const result = options.encode(rows);
+    result.catch(() => undefined);
+    return result;
+  };
+  let ahead: Promise<SparseActivations> | undefined;
+  const dropAhead = async () => {
+    await ahead?.catch(() => undefined);
+    ahead = undefined;
+  };
+  const pause = async () => {
+    await dropAhead();
+    return updateRun(db, runId, { status: 'paused' });
+  };
+
   try {
+    let rows = await chunkRows(run.chunksDone);
+    ahead = launch(rows.slice(0, batchRows));
     while (run.chunksDone < run.nChunks) {
-      if (options.shouldPause?.()) return await updateRun(db, runId, { status: 'paused' });
       const chunk = run.chunksDone;
-      const tokens = await readChunkTokens(db, run, chunk);
-      const rows: number[][] = [];
-      for (let r = 0; r < tokens.length / run.ctx; r++) rows.push(Array.from(tokens.subarray(r * run.ctx, (r + 1) * run.ctx)));
+      const chunkTokens = rows.length * run.ctx;
       const parts: SparseActivations[] = [];
-      for (let b = 0; b < rows.length; b += options.batchRows) {
-        // A pause drops the chunk in hand (it is not stored yet) and re-encodes it on resume.
-        if (b > 0 && options.shouldPause?.()) return await updateRun(db, runId, { status: 'paused' });
-        parts.push(await options.encode(rows.slice(b, b + options.batchRows)));
-        const inChunk = Math.min(rows.length, b + options.batchRows) * run.ctx;
-        if (inChunk < tokens.length) options.onProgress?.(progressOf(run, encodedTokens + inChunk, (now() - started) / 1000, inChunk));
+      // The next chunk's rows are read while this chunk encodes, so its first batch is queued without a wait.
+      const nextRead = chunk + 1 < run.nChunks ? chunkRows(chunk + 1) : undefined;
+      nextRead?.catch(() => undefined);
+      let nextRows = rows;
+      for (let b = 0; b < rows.length; b += batchRows) {
+        const current = ahead!;
+        if (b + batchRows < rows.length) ahead = launch(rows.slice(b + batchRows, b + 2 * batchRows));
+        else if (nextRead) ahead = launch((nextRows = await nextRead).slice(0, batchRows));
+        else ahead = undefined;
+        parts.push(await current);
+        const inChunk = Math.min(rows.length, b + batchRows) * run.ctx;
+        if (inChunk === chunkTokens) break;
+        options.onProgress?.(progressOf(run, encodedTokens + inChunk, (now() - started) / 1000, inChunk));
+        // A pause drops the chunk in hand (it is not stored yet); resume encodes it again.
+        if (options.shouldPause?.()) return await pause();
       }
       const sparse = concatSparse(parts);
-      if (sparse.tokens !== tokens.length) throw new AppError('cache/mismatch', `The engine returned ${sparse.tokens} tokens for a chunk of ${tokens.length}.`);
+      if (sparse.tokens !== chunkTokens) throw new AppError('cache/mismatch', `The engine returned ${sparse.tokens} tokens for a chunk of ${chunkTokens}.`);
       run = await writeChunk(db, runId, chunk, chunkToShards(sparse, run.width));
-      encodedTokens += tokens.length;
+      encodedTokens += chunkTokens;
       options.onProgress?.(progressOf(run, encodedTokens, (now() - started) / 1000));
+      rows = nextRows;
+      if (run.chunksDone < run.nChunks && options.shouldPause?.()) return await pause();
     }
     return run;
   } catch (error) {
+    await dropAhead();
     await updateRun(db, runId, { status: 'failed', error: (error as Error).message }).catch(() => undefined);
     throw error;
   }
