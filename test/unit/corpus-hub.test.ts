@@ -20,6 +20,7 @@ import {
   resolveHubParquetFiles,
 } from '../../src/lib/corpus/index.ts';
 import { CORPUS_DOCUMENTS, TINY_CORPUS_DIR, TINY_CORPUS_REPO } from '../../scripts/fixtures/corpus.ts';
+import { collect, failure } from '../support/async.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const HUB_ROOT = join(ROOT, 'test/fixtures/hub');
@@ -55,21 +56,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
 });
-
-async function collect(documents: AsyncIterable<string>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const document of documents) out.push(document);
-  return out;
-}
-
-async function failure(work: () => Promise<unknown>): Promise<Error> {
-  try {
-    await work();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
-}
 
 const allTexts = CORPUS_DOCUMENTS.map((d) => d.text);
 const shardSize = (n: number) => statSync(join(ROOT, TINY_CORPUS_DIR, `default/train/000${n}.parquet`)).size;

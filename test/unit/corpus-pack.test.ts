@@ -18,6 +18,7 @@ import {
   type Tokenizer,
 } from '../../src/lib/corpus/index.ts';
 import { CORPUS_DOCUMENTS } from '../../scripts/fixtures/corpus.ts';
+import { failure } from '../support/async.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -26,15 +27,6 @@ const chars: Tokenizer = { encode: (text) => [...text].map((c) => c.codePointAt(
 const ids = (text: string) => [...text].map((c) => (c === '|' ? 0 : c === '^' ? 1 : c.codePointAt(0)!));
 /** Rows written as strings: '|' is EOS (0), '^' is BOS (1). */
 const rowsOf = (...rows: string[]) => Uint32Array.from(rows.flatMap(ids));
-
-async function failure(work: () => Promise<unknown>): Promise<Error> {
-  try {
-    await work();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
-}
 
 const DOCS = ['abc', 'de', 'fghij'];
 

@@ -21,24 +21,10 @@ import {
   readTextFile,
 } from '../../src/lib/corpus/index.ts';
 import { CORPUS_DOCUMENTS, CORPUS_FIXTURES_DIR, FIXTURE_SLICES, parquetFixtureColumns, txtParagraphs, writeParquet } from '../../scripts/fixtures/corpus.ts';
+import { collect, failure } from '../support/async.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const fixture = (name: string): File => new File([readFileSync(join(ROOT, CORPUS_FIXTURES_DIR, name))], name);
-
-async function collect(documents: AsyncIterable<string>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const document of documents) out.push(document);
-  return out;
-}
-
-async function failure(work: () => Promise<unknown>): Promise<Error> {
-  try {
-    await work();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
-}
 
 /** A Blob whose stream hands out tiny chunks, so lines and UTF-8 characters straddle chunk edges. */
 class ChunkedBlob extends Blob {
