@@ -1,7 +1,8 @@
 /**
  * A small static file server for the built app and for the offline stand-in of the Hugging Face hub.
  * Like the real hub it answers CORS requests from any origin, HEAD and byte ranges (the parquet reader
- * and resumable downloads need them), and maps `/<owner>/<repo>/resolve/<revision>/<file>` to files.
+ * and resumable downloads need them), and maps `/<owner>/<repo>/resolve/<revision>/<file>` (models) and
+ * `/datasets/<owner>/<repo>/resolve/<revision>/<file>` (datasets) to files, whatever the revision.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -24,7 +25,7 @@ export interface ServedSite {
   /** URL prefix, e.g. '/' or '/hub/'. */
   prefix: string;
   root: string;
-  /** Map `<owner>/<repo>/resolve/<revision>/<file>` to `<root>/<owner>/<repo>/<file>`. */
+  /** Map `[datasets/]<owner>/<repo>/resolve/<revision>/<file>` to `<root>/[datasets/]<owner>/<repo>/<file>`. */
   hubLayout?: boolean;
 }
 
@@ -38,11 +39,14 @@ export interface StaticServer {
 }
 
 function resolveFile(site: ServedSite, relative: string): string | undefined {
-  let path = decodeURIComponent(relative);
+  let path: string;
   if (site.hubLayout) {
-    const match = /^([^/]+)\/([^/]+)\/resolve\/[^/]+\/(.+)$/.exec(path);
+    // Matched before decoding: a revision such as refs%2Fconvert%2Fparquet is one segment, as on the hub.
+    const match = /^(datasets\/)?([^/]+)\/([^/]+)\/resolve\/[^/]+\/(.+)$/.exec(relative);
     if (!match) return undefined;
-    path = `${match[1]}/${match[2]}/${match[3]}`;
+    path = decodeURIComponent(`${match[1] ?? ''}${match[2]}/${match[3]}/${match[4]}`);
+  } else {
+    path = decodeURIComponent(relative);
   }
   const root = resolve(site.root);
   const file = normalize(join(root, path));

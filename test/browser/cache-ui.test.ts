@@ -47,6 +47,36 @@ test('upload a corpus, tokenize it, cache activations with progress, and export 
   expect(browser.errors).toEqual([]);
 });
 
+test('a Hugging Face dataset is read from the hub over HTTP in the worker; a missing one gets a clear message', async () => {
+  const { page } = browser;
+  await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
+  await page.getByTestId('model-load').click();
+  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await page.getByTestId('corpus-mode-hub').check();
+
+  await page.getByTestId('corpus-repo').fill('autointerp-test/no-such-corpus');
+  await page.getByTestId('corpus-find-columns').click();
+  const error = page.getByTestId('corpus-error');
+  await error.waitFor({ timeout: 60_000 });
+  expect(await error.textContent()).toContain('autointerp-test/no-such-corpus');
+
+  await page.getByTestId('corpus-repo').fill('autointerp-test/tiny-corpus');
+  await page.getByTestId('corpus-find-columns').click();
+  await page.getByTestId('corpus-column').or(page.getByTestId('corpus-error')).waitFor({ timeout: 60_000 });
+  expect(await page.getByTestId('corpus-error').count()).toBe(0);
+  expect(await page.getByTestId('corpus-column').locator('option').allTextContents()).toEqual(expect.arrayContaining(['text', 'title']));
+  expect(await page.getByTestId('corpus-column').inputValue()).toBe('text');
+  await page.getByTestId('corpus-ctx').fill('32');
+  await page.getByTestId('corpus-tokens').fill('640');
+  await page.getByTestId('corpus-prepare').click();
+  const summary = page.getByTestId('corpus-summary');
+  await summary.waitFor({ timeout: 60_000 });
+  // The budget (20 rows of 32) fills before the dataset's 38 paragraphs end.
+  expect(await summary.textContent()).toMatch(/^20 rows × 32 = 640 tokens from \d+ documents of .*autointerp-test\/tiny-corpus/);
+  expect(await summary.textContent()).not.toContain('ended before the budget');
+  expect(browser.errors).toEqual([]);
+});
+
 test('pause a run, resume it from the list, then cancel it: the cache is gone', async () => {
   const { page } = browser;
   await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));

@@ -43,13 +43,7 @@ const countingFetch: typeof fetch = async (input, init) => {
 };
 
 beforeAll(async () => {
-  // The stand-in maps `/<owner>/<repo>/resolve/<rev>/<file>`: two path segments before `resolve`.
-  // A dataset URL has three (`datasets/<owner>/<repo>`), so the datasets folder is also served as
-  // its own hub site under the `/datasets/` prefix (the server picks the longest matching prefix).
-  server = await startStaticServer([
-    { prefix: '/', root: HUB_ROOT, hubLayout: true },
-    { prefix: '/datasets/', root: join(HUB_ROOT, 'datasets'), hubLayout: true },
-  ]);
+  server = await startStaticServer([{ prefix: '/', root: HUB_ROOT, hubLayout: true }]);
   hubUrl = server.url;
 });
 
@@ -96,12 +90,13 @@ describe('hub dataset URLs', () => {
 describe('hub dataset over HTTP (the stand-in)', () => {
   it('finds the shards on the conversion branch when there is no API, and reads every document in order', async () => {
     seen = [];
-    const ref = { repo: TINY_CORPUS_REPO, hubUrl, revision: 'main' };
+    // The default revision: the hub's parquet-conversion branch, one URL segment (refs%2Fconvert%2Fparquet).
+    const ref = { repo: TINY_CORPUS_REPO, hubUrl };
     const resolved = await resolveHubParquetFiles(ref, { fetch: countingFetch });
     expect(resolved.via).toBe('conversion-branch');
     expect(resolved.files).toEqual([
-      { url: `${hubUrl}datasets/${TINY_CORPUS_REPO}/resolve/main/default/train/0000.parquet`, byteLength: shardSize(0) },
-      { url: `${hubUrl}datasets/${TINY_CORPUS_REPO}/resolve/main/default/train/0001.parquet`, byteLength: shardSize(1) },
+      { url: `${hubUrl}datasets/${TINY_CORPUS_REPO}/resolve/refs%2Fconvert%2Fparquet/default/train/0000.parquet`, byteLength: shardSize(0) },
+      { url: `${hubUrl}datasets/${TINY_CORPUS_REPO}/resolve/refs%2Fconvert%2Fparquet/default/train/0001.parquet`, byteLength: shardSize(1) },
     ]);
     expect(await collect(readHubDataset({ ...ref, column: 'text' }, { fetch: countingFetch }))).toEqual(allTexts);
   });

@@ -23,6 +23,7 @@ export class CacheState {
   private current: Promise<void> | undefined;
   busy = $state(false);
   error = $state<string | undefined>();
+  corpusError = $state<string | undefined>();
   storage = $state.raw<StorageInfo | undefined>();
 
   constructor(private readonly engine: EngineState) {}
@@ -38,7 +39,7 @@ export class CacheState {
     let listing: ColumnListing | undefined;
     await this.task(async () => {
       listing = await this.engine.api.corpusColumns(source);
-    });
+    }, 'corpus');
     return listing;
   }
 
@@ -48,7 +49,7 @@ export class CacheState {
     await this.task(async () => {
       const prependBos = this.engine.sae?.spec.prependBos ?? false;
       this.corpus = await this.engine.api.prepareCorpus(source, { ...options, prependBos }, Comlink.proxy((stats: PackStats) => (this.packing = stats)));
-    });
+    }, 'corpus');
   }
 
   /** Creates a cache from the prepared corpus and runs it. */
@@ -126,13 +127,16 @@ export class CacheState {
     this.storage = { usage: estimate.usage ?? 0, quota: estimate.quota ?? 0, persisted };
   }
 
-  private async task(work: () => Promise<unknown>): Promise<void> {
+  /** Runs `work`, showing its failure with the corpus panel or the cache panel. */
+  private async task(work: () => Promise<unknown>, panel: 'corpus' | 'cache' = 'cache'): Promise<void> {
     this.busy = true;
-    this.error = undefined;
+    if (panel === 'corpus') this.corpusError = undefined;
+    else this.error = undefined;
     try {
       await work();
     } catch (error) {
-      this.error = (error as Error).message;
+      if (panel === 'corpus') this.corpusError = (error as Error).message;
+      else this.error = (error as Error).message;
     } finally {
       this.busy = false;
     }
