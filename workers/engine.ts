@@ -7,7 +7,7 @@ import { OrtSession } from '../src/lib/runtime/ort-session.ts';
 import { detectWebGpu } from '../src/lib/runtime/webgpu.ts';
 import { buildEncoderModel, buildHookModel, HOOK_OUTPUT } from '../src/lib/sae/encoder-model.ts';
 import { encoderBlockColumns, SAE_K_INPUT, SAE_OUTPUTS } from '../src/lib/sae/encode-graph.ts';
-import { checkSaeAgainstModel, detectSaes, estimateNormalizationScale, loadSaeWeights, summarizeSae, type ModelDims, type SaeCandidate, type SaeSpec } from '../src/lib/sae/index.ts';
+import { checkSaeAgainstModel, detectSaes, encodingKey, estimateNormalizationScale, loadSaeWeights, summarizeSae, type ModelDims, type SaeCandidate, type SaeSpec } from '../src/lib/sae/index.ts';
 import { packTopK } from '../src/lib/sae/sparse.ts';
 import { batchRowsFor, runCache, type CacheProgress } from '../src/lib/latents/cache-runner.ts';
 import { chunkRowsFor, chunkToShards } from '../src/lib/latents/cache-layout.ts';
@@ -124,8 +124,10 @@ export class Engine implements EngineApi {
     const weights = await loadSaeWeights(candidate, spec);
     const maxTensorBytes = options.maxTensorBytes ?? (await this.maxTensorBytes());
     const built = buildEncoderModel(model.onnx, spec, weights, { maxTensorBytes });
-    await this.encoder?.session.release();
+    // Detach before releasing: a cache run that queues its next batch meanwhile sees the change and stops.
+    const previous = this.encoder;
     this.encoder = undefined;
+    await previous?.session.release();
     const session = await OrtSession.create(built.bytes, `the SAE encoder at ${spec.hookName}`);
     const blob = this.saeFiles.get(candidate.weightsPath);
     const fingerprint = blob ? await fingerprintOf(blob) : candidate.id;
@@ -291,7 +293,7 @@ export class Engine implements EngineApi {
     const ctx = request.ctx ?? corpus!.packed.ctx;
     return createRun(await this.cacheDb(), newCacheId(), {
       model: { repo: model.source.repo, revision: model.source.revision, hubUrl: model.source.hubUrl },
-      sae: { label: sae.label, fingerprint: sae.fingerprint, width: sae.spec.width, hookName: sae.spec.hookName!, architecture: sae.spec.architecture, ...(sae.spec.k ? { k: sae.spec.k } : {}) },
+      sae: { label: sae.label, fingerprint: sae.fingerprint, width: sae.spec.width, hookName: sae.spec.hookName!, architecture: sae.spec.architecture, ...(sae.spec.k ? { k: sae.spec.k } : {}), encoding: encodingKey(sae.spec) },
       dataset: {
         description: request.description ?? corpus?.summary.description ?? 'token rows',
         seed: request.seed ?? corpus?.options.seed ?? 0,
@@ -314,9 +316,19 @@ export class Engine implements EngineApi {
     if (!sae || sae.fingerprint !== run.settings.sae.fingerprint || sae.spec.hookName !== run.settings.sae.hookName) {
       throw new AppError('cache/mismatch', `This cache was made with the SAE "${run.settings.sae.label}" at ${run.settings.sae.hookName}; open and select that SAE to resume it.`);
     }
+    if (run.settings.sae.encoding !== undefined && run.settings.sae.encoding !== encodingKey(sae.spec)) {
+      throw new AppError('cache/mismatch', `This cache was made with the SAE "${run.settings.sae.label}" set up differently (${settingsDiff(run.settings.sae.encoding, encodingKey(sae.spec))}); select it with the same settings to resume.`);
+    }
     this.pauseRequested = false;
+    const encoder = this.encoder;
     return runCache(db, runId, {
-      encode: (rows) => this.encode(rows),
+      // A model or SAE switched while the run goes on must not end up in this cache.
+      encode: async (rows) => {
+        if (this.encoder !== encoder || this.model !== model) {
+          throw new AppError('cache/mismatch', 'The model or the SAE changed while the cache was running; it stopped with what was stored so far. Select the SAE it was made with and resume.');
+        }
+        return this.encode(rows);
+      },
       batchRows: options.batchRows ?? batchRowsFor(run.ctx, run.width),
       shouldPause: () => this.pauseRequested,
       ...(onProgress ? { onProgress } : {}),
@@ -386,15 +398,25 @@ export class Engine implements EngineApi {
   }
 
   private async unloadModel(): Promise<void> {
+    // Detached first, as in selectSae, so a running cache stops cleanly instead of using released sessions.
+    const encoder = this.encoder;
+    this.encoder = undefined;
+    this.model = undefined;
     for (const session of this.hookSessions.values()) await session.release();
     this.hookSessions.clear();
-    await this.encoder?.session.release();
-    this.encoder = undefined;
+    await encoder?.session.release();
     await this.logitsModel?.dispose();
     this.logitsModel = undefined;
     this.tokenizer = undefined;
     this.model = undefined;
   }
+}
+
+/** The settings two encodingKey() strings disagree on, as "name: was → now". */
+function settingsDiff(was: string, now: string): string {
+  const a = JSON.parse(was) as Record<string, unknown>;
+  const b = JSON.parse(now) as Record<string, unknown>;
+  return Object.keys({ ...a, ...b }).filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key])).map((key) => `${key}: ${JSON.stringify(a[key])} → ${JSON.stringify(b[key])}`).join(', ');
 }
 
 const newCacheId = () => `cache-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;

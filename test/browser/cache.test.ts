@@ -148,6 +148,44 @@ test('pause stops a run within its chunk, progress moves batch by batch, and res
   expect(await allFeatures(result.id, 128)).toEqual(await allFeatures(uninterruptedId, 128));
 });
 
+test('an SAE switched mid-run stops the run; other settings cannot resume it; the same SAE completes the same cache', async () => {
+  await ready();
+  const id = await create();
+  const other = fixtureFiles('saelens-standard').map((f) => ({ path: f.path, base64: Buffer.from(f.bytes).toString('base64') }));
+  await browser.page.evaluate((id) => {
+    const g = globalThis as any;
+    g.__run = g.autointerp.engine.runCache(id).then((run: unknown) => ({ run }), (error: Error) => ({ error: error.message }));
+  }, id);
+  for (let i = 0; i < 600 && (await caches()).find((c: any) => c.id === id).chunksDone < 1; i++) await new Promise((r) => setTimeout(r, 20));
+  const stopped = await browser.page.evaluate(async (files) => {
+    const { engine } = (globalThis as any).autointerp;
+    const opened = await engine.openSaeFiles(files.map((f) => ({ path: f.path, blob: new Blob([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))]) })));
+    await engine.selectSae(opened.choices[0].id);
+    return (globalThis as any).__run;
+  }, other);
+  expect(stopped.error).toContain('[cache/mismatch]');
+  expect(stopped.error).toMatch(/changed while the cache was running/);
+  const partial = (await caches()).find((c: any) => c.id === id);
+  expect(partial.chunksDone).toBeGreaterThanOrEqual(1);
+  expect(partial.chunksDone).toBeLessThan(partial.nChunks);
+
+  // The right file with a setting changed is refused, naming the setting; with its own settings it resumes.
+  const files = fixtureFiles(SAE).map((f) => ({ path: f.path, base64: Buffer.from(f.bytes).toString('base64') }));
+  const outcome = await browser.page.evaluate(async ({ id, files }) => {
+    const { engine } = (globalThis as any).autointerp;
+    const opened = await engine.openSaeFiles(files.map((f) => ({ path: f.path, blob: new Blob([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))]) })));
+    const choice = opened.choices[0];
+    await engine.selectSae(choice.id, { overrides: { centerResidual: !choice.spec.centerResidual } });
+    const refused = await engine.runCache(id).then(() => 'ran', (error: Error) => error.message);
+    await engine.selectSae(choice.id);
+    return { refused, resumed: await engine.runCache(id) };
+  }, { id, files });
+  expect(outcome.refused).toContain('[cache/mismatch]');
+  expect(outcome.refused).toMatch(/set up differently \(centerResidual: /);
+  expect(outcome.resumed.status).toBe('done');
+  expect(await digest(id)).toBe(uninterrupted);
+});
+
 test('closing the browser mid-run, then a full disk, then space freed: a clear message, nothing lost, the same cache', async () => {
   // Chrome applies a storage quota override only to databases it opens afterwards, so each phase is a
   // fresh browser on the same profile: which is also what closing the browser mid-run is.

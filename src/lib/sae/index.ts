@@ -24,7 +24,7 @@ export type {
   SaeWeights,
 } from './types.ts';
 export { detectSaes, loadSaeWeights, saeTensorRefs, type LoadWeightsOptions, type SaeCandidate, type SaeDetection, type SaeTensorRef, type SkippedSaeFile } from './load.ts';
-export { summarizeSae, applySaeSettings, buildSaeSpec, FORMAT_RULES, OPENAI_VERSIONS, type SaeSummary, type SaeSettingsPatch } from './spec.ts';
+export { summarizeSae, applySaeSettings, buildSaeSpec, encodingKey, FORMAT_RULES, OPENAI_VERSIONS, type SaeSummary, type SaeSettingsPatch } from './spec.ts';
 export { checkSaeAgainstModel, hookSitesForWidth, parseHookName, hookFromModuleName, HOOK_SITES, type HookSite } from './hooks.ts';
 export { SAE_LAYOUTS, detectLayout, type SaeLayout, type DetectedLayout } from './layouts.ts';
 export { CONFIG_KINDS, parseSaeConfig, type ParsedConfig, type ConfigKind } from './config.ts';

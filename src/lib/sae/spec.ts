@@ -435,3 +435,12 @@ export function applySaeSettings(spec: SaeSpec, patch: SaeSettingsPatch): SaeSpe
   next.assumed = spec.assumed.filter((key) => !(key in patch));
   return next;
 }
+
+/**
+ * Everything in a spec that changes what the encoder outputs for the same weights, as one stable
+ * string: two caches (or two halves of one resumed cache) agree only if their keys are equal.
+ */
+export function encodingKey(spec: SaeSpec): string {
+  const { architecture, k, hookName, hookHeadIndex, normalizeActivations, normalizationScale, applyBDecToInput, prependBos, rescaleActsByDecoderNorm, centerResidual } = spec;
+  return JSON.stringify({ architecture, k: k ?? null, hookName: hookName ?? null, hookHeadIndex: hookHeadIndex ?? null, normalizeActivations, normalizationScale: normalizationScale ?? null, applyBDecToInput, prependBos, rescaleActsByDecoderNorm, centerResidual: centerResidual ?? null });
+}

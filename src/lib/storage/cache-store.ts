@@ -11,7 +11,11 @@ import { chunkRowsFor, featureInShard, recordBytes, SHARD_FEATURES, type ShardRe
 
 export interface CacheSettings {
   model: { repo: string; revision: string; hubUrl: string };
-  sae: { label: string; fingerprint: string; width: number; hookName: string; architecture: string; k?: number };
+  sae: {
+    label: string; fingerprint: string; width: number; hookName: string; architecture: string; k?: number;
+    /** encodingKey() of the spec it was made with (settings the user chose included); absent for imports. */
+    encoding?: string;
+  };
   /** What the rows were made from, for the user and for reproducibility. */
   dataset: { description: string; seed: number; ctx: number; maxTokens: number; prependBos: boolean };
 }
