@@ -38,7 +38,7 @@ test('upload a corpus, tokenize it, cache activations with progress, and export 
   const list = page.getByTestId('cache-list');
   await list.locator('text=done').waitFor({ timeout: 120_000 });
   expect(await list.textContent()).toContain('blocks.1.hook_resid_pre');
-  expect(await page.getByTestId('cache-storage').textContent()).toMatch(/Browser storage: .* used of/);
+  expect(await page.getByTestId('cache-storage').textContent()).toMatch(/Browser storage: [\d.]+ MB used, [\d.]+ (MB|GB) free/);
   const download = page.waitForEvent('download');
   await list.getByRole('button', { name: 'Export (delphi)' }).click();
   const file = await download;
@@ -93,6 +93,9 @@ test('pause a run, resume it from the list, then cancel it: the cache is gone', 
   await page.getByTestId('corpus-ctx').fill('32');
   await page.getByTestId('corpus-prepare').click();
   await page.getByTestId('corpus-summary').waitFor({ timeout: 60_000 });
+  // A TopK SAE with k 8 stores 8 activations of 4 bytes per token, plus 2 bytes for the token.
+  const tokens = Number(/= ([\d,]+) tokens/.exec((await page.getByTestId('corpus-summary').textContent())!)![1]!.replace(/,/g, ''));
+  expect(await page.getByTestId('cache-estimate').textContent()).toContain(`about ${((tokens * 34) / 1e6).toFixed(2)} MB (8 activations per token`);
 
   await page.getByTestId('cache-start').click();
   await page.getByTestId('cache-progress').waitFor({ timeout: 60_000 }); // the first batch is in
