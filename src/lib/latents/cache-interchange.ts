@@ -5,36 +5,51 @@
 import { AppError } from '../errors.ts';
 import { createRun, type CacheDatabase, type CacheRun, type CacheSettings, finishImport, readShardChunks, writeShardRecords } from '../storage/cache-store.ts';
 import { SHARD_FEATURES, type ShardRecord } from './cache-layout.ts';
-import { decodeDelphiSplit, delphiConfig, type DelphiHookCache, type DelphiHookExport, type DelphiNonZeros, type DelphiSplitRange } from './delphi-format.ts';
-import { float32ToFloat16Bits, float16BitsToFloat32 } from '../formats/safetensors.ts';
+import { decodeDelphiSplit, delphiConfig, type DelphiHookCache, type DelphiHookExport, type DelphiNonZerosInput, type DelphiSplitRange } from './delphi-format.ts';
+import { float32ToFloat16Bits } from '../formats/safetensors.ts';
 
-/** The non-zeros of features [range.start, range.end] of a stored run, as delphi's split wants them. */
-export async function runNonZeros(db: CacheDatabase, run: CacheRun, range: DelphiSplitRange): Promise<DelphiNonZeros> {
-  const rows: number[] = [];
-  const positions: number[] = [];
-  const features: number[] = [];
-  const halves: number[] = [];
+/**
+ * The non-zeros of features [range.start, range.end] of a stored run, as delphi's split wants them
+ * (values as the stored float16 bits). Typed arrays throughout: a split of a 10M-token cache holds
+ * tens of millions of non-zeros.
+ */
+export async function runNonZeros(db: CacheDatabase, run: CacheRun, range: DelphiSplitRange): Promise<DelphiNonZerosInput> {
   const chunkTokens = run.chunkRows * run.ctx;
+  const parts: { chunk: number; record: ShardRecord; begin: number; end: number; first: number }[] = [];
+  let total = 0;
   for (let shard = Math.floor(range.start / SHARD_FEATURES); shard <= Math.floor(range.end / SHARD_FEATURES); shard++) {
+    const first = shard * SHARD_FEATURES;
+    const lo = Math.max(range.start, first) - first;
+    const hi = Math.min(range.end, first + SHARD_FEATURES - 1) - first;
     for (const [chunk, record] of await readShardChunks(db, run, shard)) {
-      let at = 0;
-      for (let local = 0; local < record.counts.length; local++) {
-        const feature = shard * SHARD_FEATURES + local;
-        const count = record.counts[local]!;
-        if (feature >= range.start && feature <= range.end) {
-          for (let i = at; i < at + count; i++) {
-            const token = chunk * chunkTokens + record.tokens[i]!;
-            rows.push(Math.floor(token / run.ctx));
-            positions.push(token % run.ctx);
-            features.push(feature);
-            halves.push(record.values[i]!);
-          }
-        }
-        at += count;
-      }
+      let begin = 0;
+      for (let local = 0; local < lo; local++) begin += record.counts[local]!;
+      let end = begin;
+      for (let local = lo; local <= hi && local < record.counts.length; local++) end += record.counts[local]!;
+      if (end > begin) parts.push({ chunk, record, begin, end, first: first + lo });
+      total += end - begin;
     }
   }
-  return { rows: Uint32Array.from(rows), positions: Uint32Array.from(positions), features: Uint32Array.from(features), values: float16BitsToFloat32(Uint16Array.from(halves)) };
+  const rows = new Uint32Array(total);
+  const positions = new Uint32Array(total);
+  const features = new Uint32Array(total);
+  const values = new Uint16Array(total);
+  let at = 0;
+  for (const { chunk, record, begin, end, first } of parts) {
+    const base = chunk * chunkTokens;
+    let feature = first;
+    let left = record.counts[feature - record.shard * SHARD_FEATURES]!;
+    for (let i = begin; i < end; i++, at++) {
+      while (left === 0) left = record.counts[++feature - record.shard * SHARD_FEATURES]!;
+      left--;
+      const token = base + record.tokens[i]!;
+      rows[at] = Math.floor(token / run.ctx);
+      positions[at] = token % run.ctx;
+      features[at] = feature;
+      values[at] = record.values[i]!;
+    }
+  }
+  return { rows, positions, features, values };
 }
 
 /** Describes a stored run for `exportDelphiZip`. `tokens` is the run's whole token matrix. */
@@ -58,9 +73,16 @@ export function runExport(db: CacheDatabase, run: CacheRun, tokens: Uint32Array,
   };
 }
 
+/** Entries of one shard gathered from one or two splits: feature-major, token-increasing within a feature. */
+interface ShardEntries {
+  shard: number;
+  parts: { features: Uint32Array; tokens: Uint32Array; values: Uint16Array }[];
+}
+
 /**
  * Stores a delphi cache as a run: the token matrix, then shard after shard (a shard can straddle two
- * delphi splits, so one split's decoded data and one pending shard are held at a time).
+ * delphi splits, so one split's decoded data and one pending shard are held at a time). Counting sorts
+ * on typed arrays, as a split of a large cache holds tens of millions of non-zeros.
  */
 export async function importDelphiHook(db: CacheDatabase, id: string, hook: DelphiHookCache, vocabSize: number): Promise<CacheRun> {
   const settings: CacheSettings = {
@@ -74,7 +96,7 @@ export async function importDelphiHook(db: CacheDatabase, id: string, hook: Delp
   });
   const run = await createRun(db, id, settings, tokens, vocabSize);
   const chunkTokens = run.chunkRows * run.ctx;
-  let pending: { shard: number; features: number[]; tokens: number[]; values: number[] } | undefined;
+  let pending: ShardEntries | undefined;
   const flush = async () => {
     if (!pending) return;
     await writeShardRecords(db, run.id, shardRecordsByChunk(pending, run, chunkTokens));
@@ -82,43 +104,74 @@ export async function importDelphiHook(db: CacheDatabase, id: string, hook: Delp
   };
   for (const split of hook.splits) {
     const data = await decodeDelphiSplit(split.blob, split.path, { tokens: false, nRows: hook.nRows, ctx: hook.ctx });
-    // delphi sorts by (row, position, feature); we need by feature then token: sort indices once.
-    const order = Array.from(data.features.keys()).sort((a, b) => data.features[a]! - data.features[b]! || data.rows[a]! - data.rows[b]! || data.positions[a]! - data.positions[b]!);
-    for (const i of order) {
-      const feature = data.features[i]!;
-      const shard = Math.floor(feature / SHARD_FEATURES);
+    // delphi's order is (row, position, feature); a stable counting sort by feature keeps tokens increasing.
+    const order = stableOrderBy(data.features, split.start, split.end - split.start + 1);
+    for (let i = 0; i < order.length; ) {
+      const shard = Math.floor(data.features[order[i]!]! / SHARD_FEATURES);
+      let j = i;
+      while (j < order.length && Math.floor(data.features[order[j]!]! / SHARD_FEATURES) === shard) j++;
       if (pending && pending.shard !== shard) await flush();
-      pending ??= { shard, features: [], tokens: [], values: [] };
-      pending.features.push(feature);
-      pending.tokens.push(data.rows[i]! * run.ctx + data.positions[i]!);
-      pending.values.push(data.values[i]!);
+      pending ??= { shard, parts: [] };
+      const picked = order.subarray(i, j);
+      pending.parts.push({
+        features: Uint32Array.from(picked, (k) => data.features[k]!),
+        tokens: Uint32Array.from(picked, (k) => data.rows[k]! * run.ctx + data.positions[k]!),
+        values: Uint16Array.from(picked, (k) => float32ToFloat16Bits(data.values[k]!)),
+      });
+      i = j;
     }
   }
   await flush();
   return finishImport(db, run.id);
 }
 
-function shardRecordsByChunk(pending: { shard: number; features: number[]; tokens: number[]; values: number[] }, run: CacheRun, chunkTokens: number): [number, ShardRecord][] {
-  const width = Math.min(SHARD_FEATURES, run.width - pending.shard * SHARD_FEATURES);
-  const byChunk = new Map<number, number[]>();
-  pending.tokens.forEach((token, i) => {
-    const chunk = Math.floor(token / chunkTokens);
-    const list = byChunk.get(chunk) ?? [];
-    list.push(i);
-    byChunk.set(chunk, list);
-  });
+/** The permutation that orders `keys` (each in [offset, offset + size)) increasingly, stable. */
+function stableOrderBy(keys: Uint32Array, offset: number, size: number): Uint32Array {
+  const starts = new Uint32Array(size + 1);
+  for (let i = 0; i < keys.length; i++) starts[keys[i]! - offset + 1]!++;
+  for (let k = 0; k < size; k++) starts[k + 1]! += starts[k]!;
+  const order = new Uint32Array(keys.length);
+  for (let i = 0; i < keys.length; i++) order[starts[keys[i]! - offset]!++] = i;
+  return order;
+}
+
+function shardRecordsByChunk(pending: ShardEntries, run: CacheRun, chunkTokens: number): [number, ShardRecord][] {
+  const first = pending.shard * SHARD_FEATURES;
+  const width = Math.min(SHARD_FEATURES, run.width - first);
+  const concat = <T extends Uint32Array | Uint16Array>(pick: (part: ShardEntries['parts'][number]) => T, make: (n: number) => T): T => {
+    const out = make(pending.parts.reduce((n, part) => n + pick(part).length, 0));
+    let at = 0;
+    for (const part of pending.parts) {
+      out.set(pick(part), at);
+      at += pick(part).length;
+    }
+    return out;
+  };
+  // Parts come from successive splits over increasing features, so the concatenation is feature-major.
+  const features = concat((p) => p.features, (n) => new Uint32Array(n));
+  const tokens = concat((p) => p.tokens, (n) => new Uint32Array(n));
+  const values = concat((p) => p.values, (n) => new Uint16Array(n));
+  const chunks = new Uint32Array(tokens.length);
+  let nChunks = 0;
+  for (let i = 0; i < tokens.length; i++) nChunks = Math.max(nChunks, (chunks[i] = Math.floor(tokens[i]! / chunkTokens)) + 1);
+  // Stable by chunk: inside a chunk the entries stay feature-major with increasing tokens.
+  const order = stableOrderBy(chunks, 0, nChunks);
   const out: [number, ShardRecord][] = [];
-  for (const [chunk, entries] of [...byChunk.entries()].sort((a, b) => a[0] - b[0])) {
+  for (let i = 0; i < order.length; ) {
+    const chunk = chunks[order[i]!]!;
+    let j = i;
+    while (j < order.length && chunks[order[j]!] === chunk) j++;
     const counts = new Uint16Array(width);
-    const tokens = new Uint16Array(entries.length);
-    const values = new Uint16Array(entries.length);
-    entries.forEach((i, at) => {
-      counts[pending.features[i]! - pending.shard * SHARD_FEATURES]!++;
-      tokens[at] = pending.tokens[i]! - chunk * chunkTokens;
-      values[at] = float32ToFloat16Bits(pending.values[i]!);
-    });
-    out.push([chunk, { shard: pending.shard, counts, tokens, values }]);
+    const recordTokens = new Uint16Array(j - i);
+    const recordValues = new Uint16Array(j - i);
+    for (let at = 0; at < j - i; at++) {
+      const k = order[i + at]!;
+      counts[features[k]! - first]!++;
+      recordTokens[at] = tokens[k]! - chunk * chunkTokens;
+      recordValues[at] = values[k]!;
+    }
+    out.push([chunk, { shard: pending.shard, counts, tokens: recordTokens, values: recordValues }]);
+    i = j;
   }
   return out;
 }
-
