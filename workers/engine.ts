@@ -408,7 +408,6 @@ export class Engine implements EngineApi {
     await this.logitsModel?.dispose();
     this.logitsModel = undefined;
     this.tokenizer = undefined;
-    this.model = undefined;
   }
 }
 
