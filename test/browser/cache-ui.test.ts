@@ -13,15 +13,22 @@ afterAll(async () => {
   await browser?.close();
 });
 
-test('upload a corpus, tokenize it, cache activations with progress, and export the cache', async () => {
+/** Opens the page, loads the tiny model through the Model panel and, if named, drops and uses a fixture SAE. */
+async function openApp(sae?: string): Promise<void> {
   const { page } = browser;
   await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
   await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
   await page.getByTestId('model-load').click();
   await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
-  await page.getByTestId('sae-files').setInputFiles(fixtureFiles('saelens-standard').map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) })));
+  if (!sae) return;
+  await page.getByTestId('sae-files').setInputFiles(fixtureFiles(sae).map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) })));
   await page.getByTestId('sae-use').click();
   await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+}
+
+test('upload a corpus, tokenize it, cache activations with progress, and export the cache', async () => {
+  const { page } = browser;
+  await openApp('saelens-standard');
 
   await page.getByTestId('corpus-file').setInputFiles({ name: 'documents.jsonl', mimeType: 'application/json', buffer: readFileSync(join(FIXTURES, 'corpus/documents.jsonl')) });
   await page.getByTestId('corpus-column').waitFor();
@@ -49,9 +56,7 @@ test('upload a corpus, tokenize it, cache activations with progress, and export 
 
 test('a Hugging Face dataset is read from the hub over HTTP in the worker; a missing one gets a clear message', async () => {
   const { page } = browser;
-  await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
-  await page.getByTestId('model-load').click();
-  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await openApp();
   await page.getByTestId('corpus-mode-hub').check();
 
   await page.getByTestId('corpus-repo').fill('autointerp-test/no-such-corpus');
@@ -79,12 +84,7 @@ test('a Hugging Face dataset is read from the hub over HTTP in the worker; a mis
 
 test('pause a run, resume it from the list, then cancel it: the cache is gone', async () => {
   const { page } = browser;
-  await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
-  await page.getByTestId('model-load').click();
-  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
-  await page.getByTestId('sae-files').setInputFiles(fixtureFiles('saelens-topk').map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) })));
-  await page.getByTestId('sae-use').click();
-  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+  await openApp('saelens-topk');
   const before = await page.getByTestId('cache-list').locator('tbody tr').count().catch(() => 0);
 
   // A corpus big enough that the run takes many batches (the fixture's paragraphs, a hundred times over).
