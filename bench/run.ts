@@ -12,9 +12,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { encodeSafetensors } from '../src/lib/formats/safetensors.ts';
+import { encodeSafetensors } from '../src/lib/formats/index.ts';
 import { buildGpt2Onnx, type Float32Weight } from '../scripts/fixtures/gpt2-onnx.ts';
-import { Prng } from '../scripts/fixtures/prng.ts';
+import { Prng } from '../src/lib/util/index.ts';
 import { launch } from '../scripts/chromium.ts';
 import { startStaticServer } from '../scripts/servers/static-server.ts';
 

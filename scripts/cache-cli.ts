@@ -90,7 +90,7 @@ try {
     await log(`corpus: ${corpus.rows} rows x ${corpus.ctx} = ${corpus.tokens} tokens from ${corpus.documents} documents`);
     const run = await engine.createCache({});
     const started = performance.now();
-    const done = await engine.runCache(run.id, comlink((p: any) => void log(`  ${p.tokensDone}/${p.totalTokens} tokens, ${Math.round(p.tokensPerSecond)} tok/s`)));
+    const done = await engine.runCache(run.id, {}, comlink((p: any) => void log(`  ${p.text}`)));
     const seconds = (performance.now() - started) / 1000;
     await engine.exportCacheFiles(run.id, job.splits, comlink(async (path: string, bytes: Uint8Array) => {
       let binary = '';

@@ -1,8 +1,8 @@
 /**
- * Named errors with a stable code and a message that says what went wrong and how to fix it.
- * Comlink keeps an error's name and message across the worker boundary but not its class, so
- * callers branch on `code` (also embedded in the message as a `[code]` prefix) rather than on
- * `instanceof`.
+ * Named errors with a stable code and a message that says what went wrong and how to fix it. The
+ * message is for the user as it is; the code is for programs. Across a worker boundary the code
+ * travels as a property (workers/comlink-handlers.ts); `errorCode` also reads the `[code] ` prefix
+ * that `describeError` writes for logs and command lines.
  */
 export type ErrorCode =
   | 'safetensors/too-small'
@@ -15,6 +15,13 @@ export type ErrorCode =
   | 'onnx/malformed'
   | 'onnx/missing-tensor'
   | 'model/load-failed'
+  | 'model/not-loaded'
+  | 'model/unsupported'
+  | 'model/bad-config'
+  | 'model/bad-input'
+  | 'hub/fetch-failed'
+  | 'hub/not-found'
+  | 'hub/gated'
   | 'webgpu/unavailable'
   | 'sae/unknown-layout'
   | 'sae/bad-shape'
@@ -26,6 +33,7 @@ export type ErrorCode =
   | 'sae/unsupported-architecture'
   | 'sae/unknown-hook'
   | 'sae/layer-out-of-range'
+  | 'sae/not-ready'
   | 'storage/quota'
   | 'storage/failed'
   | 'cache/not-found'
@@ -59,14 +67,30 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message: string,
   ) {
-    super(`[${code}] ${message}`);
+    super(message);
   }
 }
 
-/** Reads the code back from an error that may have crossed a worker boundary as a plain Error. */
+const CODE_PREFIX = /^\[([a-z0-9-]+\/[a-z0-9-]+|cancelled)\] /;
+
+/** The error's code: its `code` property (an AppError, or one rebuilt after a worker boundary), else a `[code] ` prefix. */
 export function errorCode(error: unknown): ErrorCode | undefined {
-  if (error instanceof AppError) return error.code;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^([a-z0-9-]+\/[a-z0-9-]+|cancelled)$/.test(code)) return code as ErrorCode;
   const message = error instanceof Error ? error.message : String(error);
-  const match = /^\[([a-z0-9-]+\/[a-z0-9-]+|cancelled)\]/.exec(message);
+  const match = CODE_PREFIX.exec(message);
   return match ? (match[1] as ErrorCode) : undefined;
+}
+
+/** The message for the user, without a code prefix. */
+export function errorMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(CODE_PREFIX, '');
+}
+
+/** `[code] message` for logs, command lines and stored failures. */
+export function describeError(error: unknown): string {
+  const code = errorCode(error);
+  const message = errorMessage(error);
+  return code ? `[${code}] ${message}` : message;
 }

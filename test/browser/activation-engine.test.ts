@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { referenceForward } from '../../src/lib/model/reference-gpt2.ts';
+import { referenceForward } from '../support/reference-gpt2.ts';
 import { detectSaes, loadSaeWeights } from '../../src/lib/sae/index.ts';
 import { type SparseLike, compareCodes, expectedCodes, fixtureFiles, SAE_FIXTURES, tinyGpt2Weights, tokenRows, VALID_SAE_FIXTURES } from '../support/sae-fixtures.ts';
 import { appUrl, hubUrl, launch, type Browser } from './harness.ts';
@@ -31,7 +31,7 @@ async function openInPage(fixture: string) {
     try {
       return { ok: await (globalThis as any).autointerp.engine.openSaeFiles(decoded) };
     } catch (error) {
-      return { error: (error as Error).message };
+      return { error: `[${(error as any).code}] ${(error as Error).message}` };
     }
   }, files);
 }
@@ -44,7 +44,7 @@ async function encodeInPage(id: string, rows: number[][], options: Record<string
       const sparse = await engine.encode(rows);
       return { ready, cap: await engine.encoderCap(), offsets: Array.from(sparse.offsets as Uint32Array), features: Array.from(sparse.features as Uint32Array), values: Array.from(sparse.values as Float32Array) };
     } catch (error) {
-      return { error: (error as Error).message };
+      return { error: `[${(error as any).code}] ${(error as Error).message}` };
     }
   }, { id, rows, options });
 }

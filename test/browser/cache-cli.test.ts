@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { expect, test } from 'vitest';
 import { packRows, readTextFile } from '../../src/lib/corpus/index.ts';
-import { decodeDelphiSplit, readDelphiFolder } from '../../src/lib/latents/delphi-format.ts';
+import { decodeDelphiSplit, readDelphiFolder } from '../../src/lib/latents/index.ts';
 import { detectSaes, loadSaeWeights } from '../../src/lib/sae/index.ts';
 import { expectedCodes, FIXTURES, fixtureFiles, TINY_GPT2 } from '../support/sae-fixtures.ts';
 

@@ -49,7 +49,7 @@ const run = (id: string) =>
     try {
       return { run: await (globalThis as any).autointerp.engine.runCache(id) };
     } catch (error) {
-      return { error: (error as Error).message };
+      return { error: `[${(error as any).code}] ${(error as Error).message}` };
     }
   }, id);
 
@@ -130,10 +130,11 @@ test('pause stops a run within its chunk, progress moves batch by batch, and res
     const { engine, proxy } = (globalThis as any).autointerp;
     const run = await engine.createCache({ tokens: Uint32Array.from(tokens), ctx, description: 'pause test', seed: 1, maxTokens: tokens.length, chunkRows: 12 });
     const seen: number[] = [];
-    const paused = await engine.runCache(run.id, proxy((p: { tokensDone: number }) => {
-      seen.push(p.tokensDone);
-      if (seen.length === 2) void engine.pauseCache();
-    }), { batchRows: 2 });
+    const pause = new AbortController();
+    const paused = await engine.runCache(run.id, { batchRows: 2 }, proxy((p: { done: number }) => {
+      seen.push(p.done);
+      if (seen.length === 2) pause.abort();
+    }), pause.signal);
     return { id: run.id as string, paused, seen };
   }, { tokens: rows.flat(), ctx: CTX });
   expect(result.paused.status).toBe('paused');
@@ -143,7 +144,7 @@ test('pause stops a run within its chunk, progress moves batch by batch, and res
   const listed = (await caches()).find((c: any) => c.id === result.id);
   expect(listed).toMatchObject({ status: 'paused', chunksDone: 0, nnz: 0 });
 
-  const resumed = await browser.page.evaluate((id) => (globalThis as any).autointerp.engine.runCache(id, undefined, { batchRows: 5 }), result.id);
+  const resumed = await browser.page.evaluate((id) => (globalThis as any).autointerp.engine.runCache(id, { batchRows: 5 }), result.id);
   expect(resumed).toMatchObject({ status: 'done', chunksDone: 2, nnz: ROWS * CTX * 8 });
   expect(await allFeatures(result.id, 128)).toEqual(await allFeatures(uninterruptedId, 128));
 });
@@ -154,7 +155,7 @@ test('an SAE switched mid-run stops the run; other settings cannot resume it; th
   const other = fixtureFiles('saelens-standard').map((f) => ({ path: f.path, base64: Buffer.from(f.bytes).toString('base64') }));
   await browser.page.evaluate((id) => {
     const g = globalThis as any;
-    g.__run = g.autointerp.engine.runCache(id).then((run: unknown) => ({ run }), (error: Error) => ({ error: error.message }));
+    g.__run = g.autointerp.engine.runCache(id).then((run: unknown) => ({ run }), (error: any) => ({ error: `[${error.code}] ${error.message}` }));
   }, id);
   for (let i = 0; i < 600 && (await caches()).find((c: any) => c.id === id).chunksDone < 1; i++) await new Promise((r) => setTimeout(r, 20));
   const stopped = await browser.page.evaluate(async (files) => {
@@ -176,7 +177,7 @@ test('an SAE switched mid-run stops the run; other settings cannot resume it; th
     const opened = await engine.openSaeFiles(files.map((f) => ({ path: f.path, blob: new Blob([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))]) })));
     const choice = opened.choices[0];
     await engine.selectSae(choice.id, { overrides: { centerResidual: !choice.spec.centerResidual } });
-    const refused = await engine.runCache(id).then(() => 'ran', (error: Error) => error.message);
+    const refused = await engine.runCache(id).then(() => 'ran', (error: any) => `[${error.code}] ${error.message}`);
     await engine.selectSae(choice.id);
     return { refused, resumed: await engine.runCache(id) };
   }, { id, files });

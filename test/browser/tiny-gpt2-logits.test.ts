@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { SafetensorsReader } from '../../src/lib/formats/safetensors.ts';
-import { loadGpt2Weights, referenceForward, type Gpt2Config } from '../../src/lib/model/reference-gpt2.ts';
+import { SafetensorsReader } from '../../src/lib/formats/index.ts';
+import { loadGpt2Weights, referenceForward, type Gpt2Config } from '../support/reference-gpt2.ts';
 import { appUrl, hubUrl, launch, type Browser } from './harness.ts';
 
 const REPO = 'autointerp-test/tiny-gpt2';

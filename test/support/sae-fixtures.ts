@@ -1,11 +1,11 @@
 /** Helpers shared by the Node and browser tests of the activation engine. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { SafetensorsReader } from '../../src/lib/formats/safetensors.ts';
-import { loadGpt2Weights, referenceForward, type Gpt2Config } from '../../src/lib/model/reference-gpt2.ts';
+import { SafetensorsReader } from '../../src/lib/formats/index.ts';
+import { loadGpt2Weights, referenceForward, type Gpt2Config } from './reference-gpt2.ts';
 import { referenceEncode, type SaeSpec, type SaeWeights, type SparseCode } from '../../src/lib/sae/index.ts';
-import { parseHookName } from '../../src/lib/sae/hooks.ts';
-import { expectsFoldedValueBias } from '../../src/lib/sae/encoder-model.ts';
+import { parseHookName } from '../../src/lib/index.ts';
+import { expectsFoldedValueBias } from '../../src/lib/sae/index.ts';
 
 export const FIXTURES = resolve(import.meta.dirname, '../fixtures');
 export const TINY_GPT2 = join(FIXTURES, 'hub/autointerp-test/tiny-gpt2');

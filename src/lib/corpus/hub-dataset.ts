@@ -14,11 +14,11 @@
  * Otherwise the error lists every URL tried and suggests giving `files`.
  */
 import { AppError } from '../errors.ts';
+import { hubBase, hubFileUrl, hubParquetApiUrl, isRepoId } from '../hub/index.ts';
+import { isAbortError, throwIfAborted } from '../util/index.ts';
 import { listParquetColumns, readParquet, type ParquetReadOptions } from './parquet.ts';
 import type { ColumnListing } from './types.ts';
-import { isAbortError, throwIfAborted } from './util.ts';
 
-export const HF_HUB_URL = 'https://huggingface.co';
 /** The branch where the hub publishes its parquet conversion of every dataset. */
 export const PARQUET_CONVERSION_REVISION = 'refs/convert/parquet';
 
@@ -52,16 +52,9 @@ export interface ResolvedParquetFiles {
 
 export type HubReadOptions = Omit<ParquetReadOptions, 'byteLength'>;
 
-const base = (hubUrl: string | undefined): string => (hubUrl ?? HF_HUB_URL).replace(/\/?$/, '/');
-const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/');
-
-/** `<hub>/datasets/<repo>/resolve/<revision>/<path>`, the revision encoded as one segment (as the hub itself writes `refs%2Fconvert%2Fparquet`). */
+/** `<hub>/datasets/<repo>/resolve/<revision>/<path>`. */
 export const hubDatasetFileUrl = (ref: Pick<HubDatasetRef, 'repo' | 'hubUrl'>, revision: string, path: string): string =>
-  `${base(ref.hubUrl)}datasets/${ref.repo}/resolve/${encodeURIComponent(revision)}/${encodePath(path)}`;
-
-/** `<hub>/api/datasets/<repo>/parquet/<config>/<split>`. */
-export const hubParquetApiUrl = (ref: Pick<HubDatasetRef, 'repo' | 'hubUrl' | 'config' | 'split'>): string =>
-  `${base(ref.hubUrl)}api/datasets/${ref.repo}/parquet/${encodeURIComponent(ref.config ?? 'default')}/${encodeURIComponent(ref.split ?? 'train')}`;
+  hubFileUrl({ kind: 'dataset', repo: ref.repo, revision, path, ...(ref.hubUrl ? { hubUrl: ref.hubUrl } : {}) });
 
 type Outcome = { response: Response } | { error: Error };
 
@@ -84,7 +77,7 @@ export async function resolveHubParquetFiles(ref: HubDatasetRef, options: HubRea
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const config = ref.config ?? 'default';
   const split = ref.split ?? 'train';
-  if (!/^[^/\s]+\/[^/\s]+$/.test(ref.repo)) throw new AppError('corpus/bad-options', `"${ref.repo}" is not a dataset repo name: write it as owner/name, e.g. "NeelNanda/pile-10k".`);
+  if (!isRepoId(ref.repo)) throw new AppError('corpus/bad-options', `"${ref.repo}" is not a dataset repo name: write it as owner/name, e.g. "NeelNanda/pile-10k".`);
   if (ref.files && ref.files.length > 0) {
     const revision = ref.revision ?? 'main';
     const files = ref.files.map((path) => ({ url: hubDatasetFileUrl(ref, revision, path) }));
@@ -102,7 +95,7 @@ export async function resolveHubParquetFiles(ref: HubDatasetRef, options: HubRea
     if (api.response.ok) {
       const body: unknown = await api.response.json().catch(() => undefined);
       if (Array.isArray(body) && body.length > 0 && body.every((u) => typeof u === 'string')) {
-        return { files: (body as string[]).map((url) => ({ url: new URL(url, base(ref.hubUrl)).href })), via: 'api', tried };
+        return { files: (body as string[]).map((url) => ({ url: new URL(url, hubBase(ref.hubUrl)).href })), via: 'api', tried };
       }
       notes.push(`the API answered something other than a list of URLs`);
     } else {

@@ -4,7 +4,8 @@
  * a UTF-8 byte order mark is skipped; invalid UTF-8 becomes U+FFFD.
  */
 import { AppError } from '../errors.ts';
-import { blobName, isAbortError, throwIfAborted } from './util.ts';
+import { isAbortError, throwIfAborted } from '../util/index.ts';
+import { blobName } from './util.ts';
 
 export async function* textChunks(blob: Blob, signal?: AbortSignal): AsyncGenerator<string> {
   const reader = blob.stream().pipeThrough(new TextDecoderStream()).getReader();

@@ -27,7 +27,7 @@
  */
 import { AppError } from '../errors.ts';
 import { DEFAULT_SHUFFLE_SEED, shuffleRows } from './shuffle.ts';
-import { eventLoopBreather, throwIfAborted } from './util.ts';
+import { eventLoopBreather, throwIfAborted } from '../util/index.ts';
 
 /** What packing needs from a tokenizer (the worker adapts transformers.js's: encode without special tokens, eos_token_id). */
 export interface Tokenizer {

@@ -11,7 +11,8 @@
 import { parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type Compressors, type FileMetaData, type SchemaTree } from 'hyparquet';
 import { AppError, errorCode } from '../errors.ts';
 import { suggestColumn, type ColumnInfo, type ColumnListing, type ReadOptions } from './types.ts';
-import { blobName, eventLoopBreather, isAbortError, throwIfAborted } from './util.ts';
+import { eventLoopBreather, isAbortError, throwIfAborted } from '../util/index.ts';
+import { blobName } from './util.ts';
 
 export type { AsyncBuffer } from 'hyparquet';
 

@@ -1,6 +1,5 @@
 /**
- * The seeded row shuffle. Generator: splitmix32 (32-bit state advanced by the golden-ratio constant,
- * then two multiply-xorshift rounds), seeded with `seed >>> 0`. Shuffle: Fisher-Yates from the last
+ * The seeded row shuffle. Generator: splitmix32 (util/random.ts), seeded with `seed >>> 0`. Shuffle: Fisher-Yates from the last
  * row down, swapping row i with row j, j uniform in [0, i] drawn by rejection (no modulo bias).
  * Same seed and row count, same order, on every platform: integer arithmetic only.
  *
@@ -8,27 +7,9 @@
  * stream cannot shuffle what it has not read, so we pack the first documents up to the budget and
  * shuffle those rows (see pack.ts).
  */
+import { below, splitmix32 } from '../util/index.ts';
+
 export const DEFAULT_SHUFFLE_SEED = 22;
-
-export function splitmix32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
-
-/** Uniform in [0, bound) for 1 <= bound <= 2^32. */
-function below(next: () => number, bound: number): number {
-  const limit = 2 ** 32 - (2 ** 32 % bound);
-  for (;;) {
-    const x = next();
-    if (x < limit) return x % bound;
-  }
-}
 
 /** The shuffled order: position i of the shuffled matrix holds original row `order[i]`. */
 export function rowShuffleOrder(nRows: number, seed: number = DEFAULT_SHUFFLE_SEED): Uint32Array {

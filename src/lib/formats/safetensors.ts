@@ -5,6 +5,7 @@
  * whole just to look at its header.
  */
 import { AppError } from '../errors.ts';
+import { float16Table } from './float16.ts';
 
 export type Dtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
@@ -124,15 +125,6 @@ export async function readSafetensorsHeader(blob: Blob): Promise<SafetensorsHead
   return parseHeader(headerBytes, blob.size);
 }
 
-function float16ToFloat32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
 /** Converts a tensor's raw little-endian bytes to float32. `bytes` holds exactly the tensor. */
 export function decodeFloatTensor(entry: TensorEntry, bytes: Uint8Array): Float32Array {
   const n = numel(entry.shape);
@@ -148,7 +140,7 @@ export function decodeFloatTensor(entry: TensorEntry, bytes: Uint8Array): Float3
       return out;
     case 'F16': {
       // A table of all 65536 half values is cheaper than bit twiddling per element for big SAEs.
-      const table = halfTable();
+      const table = float16Table();
       for (let i = 0; i < n; i++) out[i] = table[view.getUint16(i * 2, true)]!;
       return out;
     }
@@ -160,23 +152,6 @@ export function decodeFloatTensor(entry: TensorEntry, bytes: Uint8Array): Float3
     default:
       throw new AppError('safetensors/unsupported-dtype', `Tensor "${entry.name}" is ${entry.dtype}; a float tensor (${FLOAT_DTYPES.join(', ')}) was expected.`);
   }
-}
-
-/** float16 bits -> float32 values. */
-export function float16BitsToFloat32(bits: Uint16Array): Float32Array {
-  const table = halfTable();
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
-  return out;
-}
-
-let halfValues: Float32Array | undefined;
-function halfTable(): Float32Array {
-  if (!halfValues) {
-    halfValues = new Float32Array(65536);
-    for (let bits = 0; bits < 65536; bits++) halfValues[bits] = float16ToFloat32(bits);
-  }
-  return halfValues;
 }
 
 /** A safetensors file whose tensors are read on demand from a Blob (or from bytes in memory). */
@@ -250,37 +225,4 @@ export function encodeSafetensors(tensors: Record<string, TensorToWrite>, metada
     position += tensor.data.byteLength;
   }
   return out;
-}
-
-/** float32 -> IEEE half bits (round to nearest even), for writing F16 fixtures and exports. */
-export function float32ToFloat16Bits(value: number): number {
-  const f32 = new Float32Array([value]);
-  const x = new Uint32Array(f32.buffer)[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exponent = (x >>> 23) & 0xff;
-  let mantissa = x & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  let e = exponent - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mantissa |= 0x800000;
-    const shift = 14 - e;
-    let half = mantissa >> shift;
-    const remainder = mantissa & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (remainder > halfway || (remainder === halfway && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mantissa >> 13);
-  const remainder = mantissa & 0x1fff;
-  if (remainder > 0x1000 || (remainder === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-/** float32 -> bfloat16 bits (round to nearest even). */
-export function float32ToBfloat16Bits(value: number): number {
-  const x = new Uint32Array(new Float32Array([value]).buffer)[0]!;
-  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }

@@ -3,10 +3,9 @@
  * so that neither side has to be in memory whole.
  */
 import { AppError } from '../errors.ts';
-import { createRun, type CacheDatabase, type CacheRun, type CacheSettings, finishImport, readShardChunks, writeShardRecords } from '../storage/cache-store.ts';
-import { SHARD_FEATURES, type ShardRecord } from './cache-layout.ts';
-import { decodeDelphiSplit, delphiConfig, type DelphiHookCache, type DelphiHookExport, type DelphiNonZerosInput, type DelphiSplitRange } from './delphi-format.ts';
-import { float32ToFloat16Bits } from '../formats/safetensors.ts';
+import { float32ToFloat16Bits } from '../formats/index.ts';
+import { createRun, finishImport, readShardChunks, SHARD_FEATURES, writeShardRecords, type CacheDatabase, type CacheRun, type CacheSettings, type ShardRecord } from '../storage/index.ts';
+import { decodeDelphiSplit, delphiConfig, type DelphiHookCache, type DelphiHookExport, type DelphiNonZerosInput, type DelphiSplitRange } from './delphi/index.ts';
 
 /**
  * The non-zeros of features [range.start, range.end] of a stored run, as delphi's split wants them

@@ -4,18 +4,20 @@
  * starts at the first chunk not yet stored, so a paused, crashed or reloaded run resumes where it was
  * and ends with exactly the cache an uninterrupted run would have written.
  */
-import { AppError } from '../errors.ts';
-import { concatSparse, type SparseActivations } from '../sae/sparse.ts';
-import { getRun, readChunkTokens, updateRun, writeChunk, type CacheDatabase, type CacheRun } from '../storage/cache-store.ts';
-import { chunkToShards } from './cache-layout.ts';
+import { AppError, errorCode, errorMessage } from '../errors.ts';
+import { concatSparse } from '../sae/index.ts';
+import { chunkToShards, getRun, readChunkTokens, updateRun, writeChunk, type CacheDatabase, type CacheRun } from '../storage/index.ts';
+import type { SparseActivations } from '../types.ts';
+import type { Progress } from '../util/index.ts';
 
-export interface CacheProgress {
+/** A cache run's progress: `done` of `total` tokens encoded (stored chunks plus the chunk in hand), speed and size. */
+export interface CacheProgress extends Progress {
+  stage: 'encode';
+  total: number;
   runId: string;
-  /** Stored chunks; tokensDone also counts the tokens of the chunk in hand encoded so far. */
+  /** Stored chunks. */
   chunksDone: number;
   nChunks: number;
-  tokensDone: number;
-  totalTokens: number;
   /** Over the chunks encoded in this session (resumed chunks excluded). */
   tokensPerSecond: number;
   etaSeconds: number | undefined;
@@ -47,7 +49,7 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
   let run = await getRun(db, runId);
   if (run.chunksDone >= run.nChunks) return run;
   if (options.shouldPause?.()) return updateRun(db, runId, { status: 'paused' });
-  run = await updateRun(db, runId, { status: 'running', error: undefined });
+  run = await updateRun(db, runId, { status: 'running', error: undefined, errorCode: undefined });
   const started = now();
   let encodedTokens = 0;
 
@@ -109,24 +111,30 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
     return run;
   } catch (error) {
     await dropAhead();
-    await updateRun(db, runId, { status: 'failed', error: (error as Error).message }).catch(() => undefined);
+    await updateRun(db, runId, { status: 'failed', error: errorMessage(error), errorCode: errorCode(error) }).catch(() => undefined);
     throw error;
   }
 }
 
+const duration = (seconds: number) => (seconds < 90 ? `${Math.round(seconds)} s` : seconds < 5400 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`);
+
 /** `pendingTokens`: tokens of the chunk in hand already encoded but not yet stored. */
 export function progressOf(run: CacheRun, encodedTokens: number, seconds: number, pendingTokens = 0): CacheProgress {
-  const totalTokens = run.nRows * run.ctx;
-  const tokensDone = Math.min(totalTokens, run.chunksDone * run.chunkRows * run.ctx + pendingTokens);
+  const total = run.nRows * run.ctx;
+  const done = Math.min(total, run.chunksDone * run.chunkRows * run.ctx + pendingTokens);
   const tokensPerSecond = seconds > 0 ? encodedTokens / seconds : 0;
+  const etaSeconds = tokensPerSecond > 0 ? (total - done) / tokensPerSecond : undefined;
+  const speed = tokensPerSecond > 0 ? ` · ${Math.round(tokensPerSecond).toLocaleString()} tokens/s · ${etaSeconds === undefined ? '' : `${duration(etaSeconds)} left`}` : '';
   return {
+    stage: 'encode',
+    done,
+    total,
+    text: `${done.toLocaleString()} of ${total.toLocaleString()} tokens${speed}`,
     runId: run.id,
     chunksDone: run.chunksDone,
     nChunks: run.nChunks,
-    tokensDone,
-    totalTokens,
     tokensPerSecond,
-    etaSeconds: tokensPerSecond > 0 ? (totalTokens - tokensDone) / tokensPerSecond : undefined,
+    etaSeconds,
     bytes: run.bytes,
     nnz: run.nnz,
   };

@@ -8,8 +8,8 @@
  * scopes: "the tensor that enters ln_2 from outside" is resid_mid, whatever it is called.
  */
 import { AppError } from '../errors.ts';
-import { parseHookName } from '../sae/hooks.ts';
-import { indexGraph, tensorValues, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx-proto.ts';
+import { indexGraph, tensorValues, type OnnxGraph, type OnnxNode, type OnnxTensor } from '../formats/index.ts';
+import { parseHookName } from './hooks.ts';
 
 /** The hook sites the engine can read from a GPT-2 graph. */
 export const GRAPH_HOOK_SITES = [

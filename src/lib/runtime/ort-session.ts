@@ -1,36 +1,32 @@
 /**
- * An onnxruntime-web session on the WebGPU execution provider, created and run through the one serial
- * queue, and fed the way a cut GPT-2 graph expects.
+ * onnxruntime-web sessions on the WebGPU execution provider, created and run through the one serial
+ * queue: the browser's InferenceBackend.
  */
 import { AppError } from '../errors.ts';
+import type { InferenceBackend, InferenceSession, TensorData } from '../types.ts';
 import { gpuQueue, ort } from './onnx-runtime.ts';
 
-export interface ModelShape {
-  nHeads: number;
-  dHead: number;
+function toOrt(tensor: TensorData): ort.Tensor {
+  return tensor.type === 'int64' ? new ort.Tensor('int64', tensor.data, tensor.dims) : new ort.Tensor('float32', tensor.data, tensor.dims);
 }
 
-export class OrtSession {
-  private constructor(private readonly session: ort.InferenceSession) {}
+function fromOrt(tensor: ort.Tensor): TensorData {
+  if (tensor.type === 'int64') return { type: 'int64', data: tensor.data as BigInt64Array, dims: [...tensor.dims] };
+  if (tensor.type === 'float32') return { type: 'float32', data: tensor.data as Float32Array, dims: [...tensor.dims] };
+  throw new AppError('onnx/malformed', `The graph returned a ${tensor.type} tensor; the engine reads float32 and int64 outputs.`);
+}
 
-  static async create(bytes: Uint8Array, what: string): Promise<OrtSession> {
-    try {
-      // Severity 3 (errors only): onnxruntime warns that it keeps shape ops on the CPU, on purpose; that is not the user's concern.
-      const session = await gpuQueue.run(() => ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 }));
-      return new OrtSession(session);
-    } catch (error) {
-      throw new AppError('model/load-failed', `Could not start ${what} on the GPU: ${(error as Error).message}`);
-    }
-  }
+class OrtSession implements InferenceSession {
+  constructor(private readonly session: ort.InferenceSession) {}
 
   get inputNames(): readonly string[] {
     return this.session.inputNames;
   }
 
-  /** Runs equal-length token rows; `extra` adds feeds such as the SAE's TopK cap. */
-  async run(rows: number[][], shape: ModelShape, extra: Record<string, ort.Tensor> = {}): Promise<Record<string, ort.Tensor>> {
-    const feeds = { ...tokenFeeds(this.session.inputNames, rows, shape), ...extra };
-    return gpuQueue.run(() => this.session.run(feeds));
+  async run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+    const inputs = Object.fromEntries(Object.entries(feeds).map(([name, tensor]) => [name, toOrt(tensor)]));
+    const outputs = await gpuQueue.run(() => this.session.run(inputs));
+    return Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, fromOrt(tensor)]));
   }
 
   release(): Promise<void> {
@@ -38,25 +34,14 @@ export class OrtSession {
   }
 }
 
-/** input_ids, a full attention mask, positions 0..seq-1 and empty past key/values (for exports with a KV cache). */
-export function tokenFeeds(inputNames: readonly string[], rows: number[][], shape: ModelShape): Record<string, ort.Tensor> {
-  const batch = rows.length;
-  const seq = rows[0]?.length ?? 0;
-  if (batch === 0 || seq === 0 || rows.some((r) => r.length !== seq)) {
-    throw new AppError('model/load-failed', 'Token rows must be non-empty and of equal length.');
-  }
-  const ids = new BigInt64Array(batch * seq);
-  const positions = new BigInt64Array(batch * seq);
-  rows.forEach((row, b) => row.forEach((id, t) => {
-    ids[b * seq + t] = BigInt(id);
-    positions[b * seq + t] = BigInt(t);
-  }));
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const name of inputNames) {
-    if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', ids, [batch, seq]);
-    else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(batch * seq).fill(1n), [batch, seq]);
-    else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', positions, [batch, seq]);
-    else if (name.startsWith('past_key_values.')) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [batch, shape.nHeads, 0, shape.dHead]);
-  }
-  return feeds;
-}
+export const webgpuBackend: InferenceBackend = {
+  async createSession(bytes, what) {
+    try {
+      // Severity 3 (errors only): onnxruntime warns that it keeps shape ops on the CPU, on purpose; that is not the user's concern.
+      const session = await gpuQueue.run(() => ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 }));
+      return new OrtSession(session);
+    } catch (error) {
+      throw new AppError('model/load-failed', `Could not start ${what} on the GPU: ${(error as Error).message}`);
+    }
+  },
+};

@@ -4,7 +4,7 @@
  * One row per config kind in CONFIG_KINDS: how to recognize it and how to read it.
  */
 import { AppError } from '../errors.ts';
-import { hookFromModuleName } from './hooks.ts';
+import { hookFromModuleName } from '../model/index.ts';
 import type { SaeArchitecture, SaeNormalization } from './types.ts';
 
 export type ConfigKind = 'saelens-v6' | 'saelens-legacy' | 'sparsify' | 'sparsify-run' | 'gemmascope' | 'openai';

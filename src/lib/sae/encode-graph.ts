@@ -11,7 +11,7 @@
  *   float32 encoder is 384 MiB), and the block outputs are concatenated.
  */
 import { AppError } from '../errors.ts';
-import { attrInt, makeNode, makeTensor, makeValueInfo, TensorDataType, type OnnxGraph, type OnnxAttribute } from '../model/onnx-proto.ts';
+import { attrInt, makeNode, makeTensor, makeValueInfo, TensorDataType, type OnnxGraph, type OnnxAttribute } from '../formats/index.ts';
 import type { SaeSpec, SaeWeights } from './types.ts';
 
 export const SAE_OUTPUTS = {

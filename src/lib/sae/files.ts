@@ -4,7 +4,8 @@
  * name the file.
  */
 import { AppError, errorCode } from '../errors.ts';
-import { MAX_HEADER_BYTES, SafetensorsReader } from '../formats/safetensors.ts';
+import { MAX_HEADER_BYTES, SafetensorsReader } from '../formats/index.ts';
+import { basename, dirname, normalizePath } from '../util/index.ts';
 import type { SaeInputFile } from './types.ts';
 
 export type FileRole = 'weights' | 'config' | 'sidecar' | 'pickle' | 'other';
@@ -18,18 +19,6 @@ const FILE_ROLES: readonly { role: FileRole; test: (name: string) => boolean; wh
   { role: 'pickle', test: (n) => /\.(pt|pth|bin|ckpt|npz|npy|pkl)$/i.test(n), why: 'PyTorch/NumPy pickle' },
   { role: 'other', test: () => true, why: 'not used' },
 ];
-
-/** `a\b/./c` -> `a/b/c`, no leading slash. */
-export function normalizePath(path: string): string {
-  return path
-    .replace(/\\/g, '/')
-    .split('/')
-    .filter((part) => part !== '' && part !== '.')
-    .join('/');
-}
-
-export const dirname = (path: string) => (path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
-export const basename = (path: string) => path.slice(path.lastIndexOf('/') + 1);
 
 export function fileRole(path: string): FileRole {
   const name = basename(path);

@@ -1,5 +1,5 @@
 /**
- * SAE loading, the door for the UI and workers. Plain TypeScript: no DOM, runs in workers and in Node.
+ * SAE loading and encoding, the door for the UI and workers. Plain TypeScript: no DOM, runs in workers and in Node.
  *
  *   const { candidates } = await detectSaes(files);          // headers and configs only
  *   const sae = candidates[0];                               // let the user choose when there are several
@@ -9,31 +9,19 @@
  *   const weights = await loadSaeWeights(sae, spec);         // float32, canonical layout
  *   referenceEncode(weights, spec, activations);             // what the GPU encoder must match
  *
- * Internal modules (files, layouts, config, spec) are exported for tests and tools; the names below are
- * the public API.
  */
-export type {
-  CanonicalTensor,
-  Dtype,
-  ModelDims,
-  SaeArchitecture,
-  SaeFormat,
-  SaeInputFile,
-  SaeNormalization,
-  SaeSpec,
-  SaeWeights,
-} from './types.ts';
-export { detectSaes, loadSaeWeights, saeTensorRefs, type LoadWeightsOptions, type SaeCandidate, type SaeDetection, type SaeTensorRef, type SkippedSaeFile } from './load.ts';
-export { summarizeSae, applySaeSettings, buildSaeSpec, encodingKey, FORMAT_RULES, OPENAI_VERSIONS, type SaeSummary, type SaeSettingsPatch } from './spec.ts';
-export { checkSaeAgainstModel, hookSitesForWidth, parseHookName, hookFromModuleName, HOOK_SITES, type HookSite } from './hooks.ts';
-export { SAE_LAYOUTS, detectLayout, type SaeLayout, type DetectedLayout } from './layouts.ts';
-export { CONFIG_KINDS, parseSaeConfig, type ParsedConfig, type ConfigKind } from './config.ts';
-export {
-  referenceEncode,
-  referenceEncodeToken,
-  prepareInput,
-  estimateNormalizationScale,
-  topKIndices,
-  type EncodeSettings,
-  type SparseCode,
-} from './reference-encode.ts';
+export * from './types.ts';
+export * from './files.ts';
+export * from './layouts.ts';
+export * from './config.ts';
+export * from './spec.ts';
+export * from './settings.ts';
+export * from './load.ts';
+export * from './model-check.ts';
+export * from './reference-encode.ts';
+export * from './encode-graph.ts';
+export * from './encoder-model.ts';
+export * from './sparse.ts';
+export * from './encoder.ts';
+export * from './scale.ts';
+export * from './fingerprint.ts';

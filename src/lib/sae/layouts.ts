@@ -4,7 +4,7 @@
  * each becomes and how. Adding a layout is adding a row.
  */
 import { AppError } from '../errors.ts';
-import { FLOAT_DTYPES, type Dtype, type SafetensorsHeader, type TensorEntry } from '../formats/safetensors.ts';
+import { FLOAT_DTYPES, type Dtype, type SafetensorsHeader, type TensorEntry } from '../formats/index.ts';
 import type { CanonicalTensor, SaeArchitecture, SaeFormat } from './types.ts';
 
 /** How a file tensor becomes its canonical form. */

@@ -3,11 +3,13 @@
  * float32 weights in the canonical layout.
  */
 import { AppError, errorCode, type ErrorCode } from '../errors.ts';
-import type { SafetensorsReader, TensorEntry } from '../formats/safetensors.ts';
+import type { SafetensorsReader, TensorEntry } from '../formats/index.ts';
 import { metadataAsConfig, parseSaeConfig, type ParsedConfig } from './config.ts';
-import { basename, dirname, groupSaeFiles, noWeightsError, openSafetensors, readJsonConfig, type FileGroup } from './files.ts';
+import { basename, dirname } from '../util/index.ts';
+import { groupSaeFiles, noWeightsError, openSafetensors, readJsonConfig, type FileGroup } from './files.ts';
 import { detectLayout, layoutById, type SaeLayout, type TensorTransform } from './layouts.ts';
-import { buildSaeSpec, summarizeSae } from './spec.ts';
+import { buildSaeSpec } from './spec.ts';
+import { summarizeSae } from './settings.ts';
 import type { CanonicalTensor, SaeInputFile, SaeSpec, SaeWeights } from './types.ts';
 
 /** One SAE found among the dropped files. Holds the open file; only its header has been read. */

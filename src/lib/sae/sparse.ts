@@ -1,13 +1,4 @@
-/**
- * Sparse activations of a batch of tokens in CSR form: token t's active features are
- * `features[offsets[t] .. offsets[t+1])` with `values` alongside, in increasing feature order.
- */
-export interface SparseActivations {
-  tokens: number;
-  offsets: Uint32Array;
-  features: Uint32Array;
-  values: Float32Array;
-}
+import type { SparseActivations } from '../types.ts';
 
 /**
  * Packs TopK output ([tokens, k] values and indices, strongest first) into CSR, keeping only values > 0

@@ -2,7 +2,7 @@
  * Records shared by the SAE loader, the reference encoder and (later) the GPU encoder.
  * Everything here is plain data: no DOM, no classes, safe to send across a worker boundary.
  */
-import type { Dtype } from '../formats/safetensors.ts';
+import type { Dtype } from '../formats/index.ts';
 
 export type { Dtype };
 
@@ -84,13 +84,4 @@ export interface SaeWeights {
   rMag?: Float32Array;
   /** [width], gated. */
   bMag?: Float32Array;
-}
-
-/** The widths of a model's hook points, for checking an SAE against it. */
-export interface ModelDims {
-  dModel: number;
-  dMlp: number;
-  nHeads: number;
-  dHead: number;
-  nLayers: number;
 }

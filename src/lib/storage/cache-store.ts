@@ -5,9 +5,10 @@
  * chunks only and resumes at the first missing one.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import { AppError } from '../errors.ts';
-import { float16BitsToFloat32 } from '../formats/safetensors.ts';
-import { chunkRowsFor, featureInShard, recordBytes, SHARD_FEATURES, type ShardRecord } from '../latents/cache-layout.ts';
+import { AppError, type ErrorCode } from '../errors.ts';
+import { float16BitsToFloat32 } from '../formats/index.ts';
+import { sha256Hex } from '../util/index.ts';
+import { chunkRowsFor, featureInShard, recordBytes, SHARD_FEATURES, type ShardRecord } from './cache-layout.ts';
 
 export interface CacheSettings {
   model: { repo: string; revision: string; hubUrl: string };
@@ -38,7 +39,9 @@ export interface CacheRun {
   /** Bytes of stored payloads (token matrix, counts, positions, values). */
   bytes: number;
   status: CacheStatus;
+  /** Why the run stopped, for the user (status 'failed'). */
   error?: string;
+  errorCode?: ErrorCode;
 }
 
 interface CacheDb extends DBSchema {
@@ -108,13 +111,13 @@ export async function getRun(db: CacheDatabase, id: string): Promise<CacheRun> {
 
 export const listRuns = (db: CacheDatabase): Promise<CacheRun[]> => db.getAll('runs');
 
-export async function updateRun(db: CacheDatabase, id: string, change: Partial<Pick<CacheRun, 'status' | 'error'>>): Promise<CacheRun> {
+export async function updateRun(db: CacheDatabase, id: string, change: Partial<Pick<CacheRun, 'status' | 'error' | 'errorCode'>>): Promise<CacheRun> {
   try {
     const tx = db.transaction('runs', 'readwrite');
     const run = await tx.store.get(id);
     if (!run) throw new AppError('cache/not-found', `There is no cache "${id}" in this browser.`);
     const updated = { ...run, ...change };
-    if (change.error === undefined && 'error' in change) delete updated.error;
+    for (const key of ['error', 'errorCode'] as const) if (key in change && change[key] === undefined) delete updated[key];
     void tx.store.put(updated).catch(() => undefined); // a failed put fails tx.done, handled below
     await tx.done;
     return updated;
@@ -245,8 +248,7 @@ export async function runDigest(db: CacheDatabase, run: CacheRun): Promise<strin
     add(cursor.value.values);
     cursor = await cursor.continue();
   }
-  const digest = await crypto.subtle.digest('SHA-256', await new Blob(parts).arrayBuffer());
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return sha256Hex(parts);
 }
 
 /** All stored shard records of one chunk (for exports), in shard order. */

@@ -3,7 +3,7 @@
  * the one running now and its progress, and the browser's storage.
  */
 import * as Comlink from 'comlink';
-import type { CacheProgress, CacheRun, ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, PackStats } from '../../../workers/engine-api.ts';
+import type { CacheProgress, CacheRun, ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, Progress } from '../../../workers/engine/api.ts';
 import type { EngineState } from './engine.svelte.ts';
 
 export interface StorageInfo {
@@ -15,12 +15,14 @@ export interface StorageInfo {
 export class CacheState {
   caches = $state.raw<CacheRun[]>([]);
   corpus = $state.raw<CorpusSummary | undefined>();
-  packing = $state.raw<PackStats | undefined>();
+  packing = $state.raw<Progress | undefined>();
   progress = $state.raw<CacheProgress | undefined>();
   running = $state<string | undefined>();
   /** Set while a pause or a cancel waits for the batch in hand. */
   stopping = $state<'pause' | 'cancel' | undefined>();
   private current: Promise<void> | undefined;
+  /** Aborting it pauses the running cache (after the batch in hand). */
+  private runSignal: AbortController | undefined;
   busy = $state(false);
   error = $state<string | undefined>();
   corpusError = $state<string | undefined>();
@@ -48,7 +50,7 @@ export class CacheState {
     this.packing = undefined;
     await this.task(async () => {
       const prependBos = this.engine.sae?.spec.prependBos ?? false;
-      this.corpus = await this.engine.api.prepareCorpus(source, { ...options, prependBos }, Comlink.proxy((stats: PackStats) => (this.packing = stats)));
+      this.corpus = await this.engine.api.prepareCorpus(source, { ...options, prependBos }, Comlink.proxy((progress: Progress) => (this.packing = progress)));
     }, 'corpus');
   }
 
@@ -65,15 +67,18 @@ export class CacheState {
     this.running = id;
     this.stopping = undefined;
     this.progress = undefined;
+    const controller = new AbortController();
+    this.runSignal = controller;
     const finished = (async () => {
       await this.refreshStorage(true);
       await this.task(async () => {
-        await this.engine.api.runCache(id, Comlink.proxy((progress: CacheProgress) => (this.progress = progress)));
+        await this.engine.api.runCache(id, {}, Comlink.proxy((progress: CacheProgress) => (this.progress = progress)), controller.signal);
       });
     })();
     this.current = finished;
     await finished;
     this.current = undefined;
+    this.runSignal = undefined;
     this.running = undefined;
     this.stopping = undefined;
     await this.refresh();
@@ -82,7 +87,7 @@ export class CacheState {
   /** Stops the run after the batch in hand; what is stored stays, and Resume goes on from there. */
   async pause(): Promise<void> {
     this.stopping = 'pause';
-    await this.engine.api.pauseCache();
+    this.runSignal?.abort();
   }
 
   /** Stops the run and deletes the cache. */
@@ -90,7 +95,7 @@ export class CacheState {
     const id = this.running;
     if (!id) return;
     this.stopping = 'cancel';
-    await this.engine.api.pauseCache();
+    this.runSignal?.abort();
     await this.current;
     await this.remove(id);
   }

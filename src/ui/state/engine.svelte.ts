@@ -4,15 +4,8 @@
  * the same worker the UI uses.
  */
 import * as Comlink from 'comlink';
-import type {
-  EngineApi, LoadedModel, ModelLoadEvent, ModelSource, ReadySae, SaeFilesResult, SaeSpec, WebGpuStatus,
-} from '../../../workers/engine-api.ts';
-
-export interface FileProgress {
-  loaded: number;
-  total: number;
-  done: boolean;
-}
+import { registerTransferHandlers } from '../../../workers/comlink-handlers.ts';
+import type { EngineApi, LoadedModel, ModelSource, Progress, ReadySae, SaeFilesResult, SaeSpec, WebGpuStatus } from '../../../workers/engine/api.ts';
 
 /** One token of the sample text with its strongest features. */
 export interface TokenFeatures {
@@ -26,7 +19,8 @@ export class EngineState {
   gpu = $state<WebGpuStatus | undefined>();
   model = $state<LoadedModel | undefined>();
   loading = $state(false);
-  files = $state<Record<string, FileProgress>>({});
+  /** The model download's latest progress (one stage per file). */
+  progress = $state.raw<Progress | undefined>();
   error = $state<string | undefined>();
   saeFiles = $state.raw<SaeFilesResult | undefined>();
   sae = $state.raw<ReadySae | undefined>();
@@ -35,7 +29,8 @@ export class EngineState {
   sample = $state.raw<TokenFeatures[] | undefined>();
 
   constructor() {
-    const worker = new Worker(new URL('../../../workers/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
+    registerTransferHandlers();
+    const worker = new Worker(new URL('../../../workers/engine/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
     this.api = Comlink.wrap<EngineApi>(worker);
   }
 
@@ -53,11 +48,11 @@ export class EngineState {
   async loadModel(source: ModelSource): Promise<void> {
     this.loading = true;
     this.error = undefined;
-    this.files = {};
+    this.progress = undefined;
     this.model = undefined;
     try {
       this.hubUrl = source.hubUrl;
-      this.model = await this.api.loadModel(source, Comlink.proxy((event: ModelLoadEvent) => this.onLoadEvent(event)));
+      this.model = await this.api.loadModel(source, Comlink.proxy((progress: Progress) => (this.progress = progress)));
     } catch (error) {
       this.error = (error as Error).message;
     } finally {
@@ -130,21 +125,9 @@ export class EngineState {
     }
   }
 
-  /** Bytes downloaded over bytes expected, across every file seen so far (0..1). */
+  /** How far the file being downloaded is (0..1). */
   get downloadFraction(): number {
-    const files = Object.values(this.files);
-    const total = files.reduce((sum, f) => sum + f.total, 0);
-    return total > 0 ? files.reduce((sum, f) => sum + (f.done ? f.total : f.loaded), 0) / total : 0;
-  }
-
-  private onLoadEvent(event: ModelLoadEvent): void {
-    if (event.kind === 'file') {
-      const previous = this.files[event.file];
-      // Progress never goes backwards, even if the library reports out of order.
-      this.files[event.file] = { loaded: Math.max(previous?.loaded ?? 0, event.loaded), total: event.total, done: previous?.done ?? false };
-    } else if (event.kind === 'file-done') {
-      const previous = this.files[event.file];
-      this.files[event.file] = { loaded: previous?.total ?? 0, total: previous?.total ?? 0, done: true };
-    }
+    const progress = this.progress;
+    return progress?.total ? progress.done / progress.total : 0;
   }
 }

@@ -1,0 +1,9 @@
+/**
+ * The latents stage (delphi's name): caching SAE activations over a corpus, resumably, and moving
+ * caches to and from delphi's layout.
+ */
+export * from './cache-interchange.ts';
+export * from './cache-runner.ts';
+export * from './delphi/index.ts';
+export * from './cache-settings.ts';
+export * from './synthetic.ts';

@@ -1,0 +1,40 @@
+import { describe, expect, test } from 'vitest';
+import { chunkRowsFor, chunkToShards, featureInShard, MAX_CHUNK_TOKENS, SHARD_FEATURES } from '../../../src/lib/storage/index.ts';
+import { float16BitsToFloat32 } from '../../../src/lib/formats/index.ts';
+import { concatSparse, packTopK } from '../../../src/lib/sae/index.ts';
+
+describe('chunkToShards', () => {
+  test('regroups token-major activations by feature, losslessly up to float16', () => {
+    const width = 2500; // three shards, the last one partial
+    const tokens = 300;
+    const k = 5;
+    const values = new Float32Array(tokens * k);
+    const indices = new BigInt64Array(tokens * k);
+    for (let t = 0; t < tokens; t++) {
+      for (let j = 0; j < k; j++) {
+        values[t * k + j] = j === 4 && t % 3 === 0 ? 0 : 1 + ((t * 7 + j) % 13) / 4; // some zeros are dropped
+        indices[t * k + j] = BigInt((t * 997 + j * 499) % width);
+      }
+    }
+    const sparse = packTopK(values, indices, tokens, k);
+    const records = chunkToShards(sparse, width);
+    expect(records.map((r) => r.shard)).toEqual([0, 1, 2]);
+    expect(records.reduce((n, r) => n + r.tokens.length, 0)).toBe(sparse.features.length);
+    for (let f = 0; f < width; f += 37) {
+      const part = featureInShard(records[Math.floor(f / SHARD_FEATURES)]!, f);
+      const expected: [number, number][] = [];
+      for (let t = 0; t < tokens; t++) {
+        for (let i = sparse.offsets[t]!; i < sparse.offsets[t + 1]!; i++) if (sparse.features[i] === f) expected.push([t, sparse.values[i]!]);
+      }
+      expect(Array.from(part.tokens)).toEqual(expected.map(([t]) => t));
+      // The values here are multiples of 1/4 below 5: exact in float16.
+      expect(Array.from(float16BitsToFloat32(part.values))).toEqual(expected.map(([, v]) => v));
+    }
+  });
+
+  test('chunks never exceed what uint16 positions and counts can hold', () => {
+    expect(chunkRowsFor(256) * 256).toBeLessThanOrEqual(MAX_CHUNK_TOKENS);
+    expect(chunkRowsFor(1)).toBe(MAX_CHUNK_TOKENS);
+    expect(() => chunkToShards(concatSparse([{ tokens: MAX_CHUNK_TOKENS + 1, offsets: new Uint32Array(MAX_CHUNK_TOKENS + 2), features: new Uint32Array(), values: new Float32Array() }]), 10)).toThrow(/at most/);
+  });
+});

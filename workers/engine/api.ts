@@ -1,0 +1,192 @@
+/**
+ * What the engine worker offers the page: the GPU work (model, SAE, encoding) and the cache it feeds.
+ * The page holds a comlink proxy of this interface; tests and `npm run cache` drive the same one.
+ *
+ * Long calls take `onProgress` (one Progress shape, text ready to show) and a `signal` (an
+ * AbortSignal, carried across the worker boundary by workers/comlink-handlers.ts) as their last two
+ * arguments. Errors arrive as AppErrors with their `code`.
+ */
+import type {
+  CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, Progress, RepoRef, SaeInputFile, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus,
+} from '../../src/lib/index.ts';
+
+export type { CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, Progress, SaeInputFile, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus };
+
+export type CorpusColumnsSource = { kind: 'jsonl' | 'parquet'; file: Blob } | Omit<Extract<CorpusSource, { kind: 'hub' }>, 'column'>;
+
+/** A hub repo: "Xenova/gpt2" on the real hub by default, or a stand-in (`hubUrl`) laid out like it. */
+export type ModelSource = RepoRef;
+
+export interface LoadedModel {
+  repo: string;
+  modelType: string;
+  nLayer: number;
+  dModel: number;
+  nHead: number;
+  dMlp: number;
+  vocabSize: number;
+  /** Positions the model has (GPT-2: 1024): the longest row it can encode. */
+  nPositions: number;
+  /** The id put in front of rows for SAEs trained with a BOS token (GPT-2: <|endoftext|>). */
+  bosTokenId: number;
+  /** The id that separates documents in packed rows. */
+  eosTokenId: number;
+  /** Size of onnx/model.onnx in bytes. */
+  onnxBytes: number;
+}
+
+/** One SAE found among dropped files, as the UI shows it. */
+export interface SaeChoice {
+  id: string;
+  label: string;
+  spec: SaeSpec;
+  summary: SaeSummary;
+}
+
+export interface SaeFilesResult {
+  choices: SaeChoice[];
+  /** Files that could not be used and why. */
+  skipped: { path: string; message: string }[];
+}
+
+export interface SelectSaeOptions {
+  /** Settings the user set or corrected (hook point, k, normalization, centring, …). */
+  overrides?: Partial<SaeSpec>;
+  /** Largest weight tensor in bytes; defaults to the adapter's buffer limits (tests lower it to force splitting). */
+  maxTensorBytes?: number;
+  /** First cap on active features per token for ReLU-like SAEs (it grows as needed; tests set it low). */
+  initialCap?: number;
+}
+
+export interface ReadySae {
+  spec: SaeSpec;
+  label: string;
+  /** Identifies the weights file (SHA-256 of its size, first and last MiB). */
+  fingerprint: string;
+  /** How many column blocks W_enc was split into to fit the GPU's buffer limit. */
+  encoderBlocks: number;
+  /** The graph tensor the hook point was read from. */
+  hookTensor: string;
+}
+
+export interface TimingRequest {
+  /** full: the whole model with logits read back; cut: the model up to the hook; engine: cut + SAE + sparse read-back. */
+  kind: 'full' | 'cut' | 'engine';
+  hookName?: string;
+  rows: number[][];
+  /** Timed runs after one untimed warm-up run. */
+  repeats: number;
+}
+
+export interface TimingResult {
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+export interface StorageTiming {
+  seconds: number;
+  bytes: number;
+  nnz: number;
+  mbPerSecond: number;
+  bytesPerNonzero: number;
+}
+
+export interface CorpusOptions {
+  /** Tokens per row (delphi's cache_ctx_len). */
+  ctx: number;
+  /** Token budget, rounded down to whole rows. */
+  maxTokens: number;
+  /** Row shuffle seed (delphi's 22). */
+  seed: number;
+  /** Put BOS at position 0 of every row (the selected SAE's prepend_bos). */
+  prependBos: boolean;
+}
+
+export interface CorpusSummary {
+  description: string;
+  rows: number;
+  ctx: number;
+  tokens: number;
+  documents: number;
+  droppedTokens: number;
+  budgetReached: boolean;
+  seed: number;
+  /** The first rows as text, as the model will read them. */
+  preview: string[];
+}
+
+export interface CacheRunOptions {
+  /** Rows per encode call; default: as many as keep the SAE's pre-activations near 64 MiB. */
+  batchRows?: number;
+}
+
+export interface NewCache {
+  /** Token matrix, row-major [nRows * ctx]; omit to use the corpus prepared with prepareCorpus. */
+  tokens?: Uint32Array;
+  ctx?: number;
+  /** Where the rows came from, shown with the cache (default: the prepared corpus's description). */
+  description?: string;
+  seed?: number;
+  maxTokens?: number;
+  /** Rows per stored chunk (the unit of progress and resume); default: as many as fit in 65535 tokens. */
+  chunkRows?: number;
+}
+
+export interface EngineApi {
+  /** The WebGPU adapter as the worker sees it. */
+  webgpu(): Promise<WebGpuStatus>;
+  /** Downloads config.json and onnx/model.onnx (browser-cached) and checks the model is a GPT-2. */
+  loadModel(source: ModelSource, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<LoadedModel>;
+  /** Full forward (transformers.js on WebGPU) on right-padded rows: logits [batch, seq, vocab]. */
+  logits(rows: number[][]): Promise<FloatTensor>;
+  /** The GPU device onnxruntime's WebGPU backend runs on (undefined before any session exists). */
+  gpuDevice(): Promise<string | undefined>;
+  /** The model cut at a hook point: that hook's activations [batch, seq, width]. */
+  hookActivations(hookName: string, rows: number[][]): Promise<FloatTensor>;
+  /** Reads the dropped files' headers and configs: the SAEs found, with what is known and missing. */
+  openSaeFiles(files: SaeInputFile[]): Promise<SaeFilesResult>;
+  /** Loads the chosen SAE's weights and builds model-to-hook + encoder on the GPU. */
+  selectSae(id: string, options?: SelectSaeOptions): Promise<ReadySae>;
+  /** The current TopK cap of a ReLU-like SAE (k for a TopK SAE). */
+  encoderCap(): Promise<number | undefined>;
+  /** Token ids and their text pieces, with the loaded model's tokenizer (from the same hub repo). */
+  tokenize(text: string): Promise<{ ids: number[]; pieces: string[] }>;
+  /**
+   * The `expected_average_only_in` input scale, sqrt(d_in) / mean ||x||, measured on these rows at the
+   * SAE's hook point (for SAEs whose files do not give it).
+   */
+  estimateScale(id: string, rows: number[][], overrides?: Partial<SaeSpec>): Promise<number>;
+  /** Encodes equal-length token rows: every non-zero activation, exactly (CSR over batch*seq tokens). */
+  encode(rows: number[][]): Promise<SparseActivations>;
+  /** The columns a jsonl/parquet file or hub dataset offers, with a suggestion for the text column. */
+  corpusColumns(source: CorpusColumnsSource): Promise<ColumnListing>;
+  /** Reads, tokenizes and packs a corpus into rows (kept in the worker for the next createCache). */
+  prepareCorpus(source: CorpusSource, options: CorpusOptions, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<CorpusSummary>;
+  /** Stores a new cache's token matrix and settings (model and SAE as loaded now); nothing is encoded yet. */
+  createCache(request: NewCache): Promise<CacheRun>;
+  /**
+   * Encodes the cache's missing chunks with the loaded model and SAE (which must be the ones it was made
+   * with). Aborting `signal` pauses: the run stops after the batch in hand and stays resumable.
+   */
+  runCache(runId: string, options?: CacheRunOptions, onProgress?: (progress: CacheProgress) => void, signal?: AbortSignal): Promise<CacheRun>;
+  listCaches(): Promise<CacheRun[]>;
+  deleteCache(runId: string): Promise<void>;
+  /** One feature's stored activations: global token index (row * ctx + position) and value. */
+  cacheFeature(runId: string, feature: number): Promise<{ tokens: Uint32Array; values: Float32Array }>;
+  /** The cache in delphi's layout, as a zip (`<hook>/config.json`, `<hook>/<start>_<end>.safetensors`). */
+  exportCache(runId: string, nSplits?: number, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<Blob>;
+  /** The same files one at a time (for writing to a folder or streaming out of a headless browser). */
+  exportCacheFiles(runId: string, nSplits: number, onFile: (path: string, bytes: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<void>;
+  /** Imports delphi caches from a dropped folder's files or a zip; returns the new caches. */
+  importDelphi(files: { path: string; blob: Blob }[], onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<CacheRun[]>;
+  /** SHA-256 over everything stored for a cache (equal digests: byte-identical caches). */
+  cacheDigest(runId: string): Promise<string>;
+  /** Times a kind of forward in the worker (for `npm run bench`). */
+  time(request: TimingRequest): Promise<TimingResult>;
+  /**
+   * Writes one full-size chunk of synthetic TopK activations (65280 tokens x k over `width`) through the
+   * real store into a scratch cache, then deletes it: IndexedDB write speed and bytes per non-zero.
+   */
+  timeStorage(width: number, k: number): Promise<StorageTiming>;
+}

@@ -1,0 +1,365 @@
+/**
+ * The engine worker's implementation: adapts the core (src/lib) to a thread. It holds what is loaded
+ * (model, tokenizer, SAE encoder, prepared corpus) and hands each call to the core. The platform comes
+ * in as an EngineRuntime, so the class runs in Node tests on onnxruntime-node as well as in the worker
+ * on WebGPU.
+ */
+import {
+  AppError, buildEncoderModel, buildHookModel, cacheSettings, chunkRowsFor, chunkToShards, checkResumable, checkSaeAgainstModel, createRun,
+  deleteRun, delphiFiles, describeSource, detectSaes, downloadHubFile, encoderBlockColumns, estimateInputScale, exportDelphiZip, fingerprintOf,
+  getRun, HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, listColumns, listRuns, loadSaeWeights, loadTokenizer, modelDims, monotonic,
+  openCacheDb, packRows, parseGpt2Config, previewRows, readDelphiFolder, readDelphiZip, readDocuments, readFeature, readRunTokens, runCache,
+  runDigest, runExport, SaeEncoder, summarizeSae, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, batchRowsFor, writeChunk,
+  formatBytes, type CacheDatabase, type CacheProgress, type CacheRun, type CausalLm, type ColumnListing, type CorpusSource, type EngineRuntime, type FloatTensor,
+  type Gpt2Config, type InferenceSession, type ModelDims, type PackedCorpus, type Progress, type SaeCandidate, type SaeSpec,
+  type SparseActivations, type TextTokenizer, type WebGpuStatus,
+} from '../../src/lib/index.ts';
+import type {
+  CacheRunOptions, CorpusColumnsSource, CorpusOptions, CorpusSummary, EngineApi, LoadedModel, ModelSource, NewCache, ReadySae,
+  SaeFilesResult, SaeInputFile, SelectSaeOptions, StorageTiming, TimingRequest, TimingResult,
+} from './api.ts';
+
+interface ModelState {
+  source: Required<ModelSource>;
+  config: Gpt2Config;
+  info: LoadedModel;
+  onnx: Uint8Array;
+  dims: ModelDims;
+}
+
+interface EncoderState {
+  encoder: SaeEncoder;
+  ready: ReadySae;
+}
+
+export interface EngineOptions {
+  /** The cache database (default: IndexedDB's `autointerp-cache`). */
+  openDb?: () => Promise<CacheDatabase>;
+}
+
+const newCacheId = () => `cache-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+
+export class Engine implements EngineApi {
+  private model: ModelState | undefined;
+  private causalLm: CausalLm | undefined;
+  private tokenizer: Promise<TextTokenizer> | undefined;
+  private hookSessions = new Map<string, InferenceSession>();
+  private candidates: SaeCandidate[] = [];
+  private saeFiles = new Map<string, Blob>();
+  private db: Promise<CacheDatabase> | undefined;
+  private corpus: { packed: PackedCorpus; summary: CorpusSummary; options: CorpusOptions } | undefined;
+  private encoder: EncoderState | undefined;
+
+  constructor(
+    private readonly runtime: EngineRuntime,
+    private readonly options: EngineOptions = {},
+  ) {}
+
+  webgpu(): Promise<WebGpuStatus> {
+    return this.runtime.detectGpu();
+  }
+
+  async loadModel(source: ModelSource, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<LoadedModel> {
+    const gpu = await this.runtime.detectGpu();
+    if (!gpu.available) throw new AppError('webgpu/unavailable', `${gpu.reason} ${gpu.advice}`);
+    await this.unloadModel();
+    const full: Required<ModelSource> = { repo: source.repo.trim(), hubUrl: source.hubUrl ?? HUGGING_FACE_HUB, revision: source.revision ?? 'main' };
+    const report = monotonic(onProgress);
+    const download = (path: string) =>
+      downloadHubFile({ ...full, path }, {
+        ...(signal ? { signal } : {}),
+        onProgress: (loaded, total) => report({ stage: `download ${path}`, done: loaded, ...(total ? { total } : {}), text: `Downloading ${path}: ${formatBytes(loaded)}${total ? ` of ${formatBytes(total)}` : ''}` }),
+      });
+    const config = parseGpt2Config(JSON.parse(new TextDecoder().decode(await download('config.json'))), full.repo);
+    const onnx = await download('onnx/model.onnx');
+    throwIfAborted(signal, 'Loading the model');
+    const info: LoadedModel = { repo: full.repo, ...config, onnxBytes: onnx.byteLength };
+    this.model = { source: full, config, info, onnx, dims: modelDims(config) };
+    return info;
+  }
+
+  async logits(rows: number[][]): Promise<FloatTensor> {
+    const model = this.requireModel();
+    this.causalLm ??= await this.runtime.loadCausalLm(model.source);
+    return this.causalLm.logits(rows);
+  }
+
+  gpuDevice(): Promise<string | undefined> {
+    return this.runtime.gpuDevice();
+  }
+
+  async hookActivations(hookName: string, rows: number[][]): Promise<FloatTensor> {
+    const model = this.requireModel();
+    let session = this.hookSessions.get(hookName);
+    if (!session) {
+      session = await this.runtime.backend.createSession(buildHookModel(model.onnx, hookName).bytes, `the model up to ${hookName}`);
+      this.hookSessions.set(hookName, session);
+    }
+    const output = (await session.run(tokenFeeds(session.inputNames, rows, model.dims)))[HOOK_OUTPUT]!;
+    return { dims: [...output.dims], data: output.data as Float32Array };
+  }
+
+  async openSaeFiles(files: SaeInputFile[]): Promise<SaeFilesResult> {
+    const detection = await detectSaes(files);
+    this.candidates = detection.candidates;
+    this.saeFiles = new Map(files.map((f) => [f.path, f.blob]));
+    return {
+      choices: detection.candidates.map((c) => ({ id: c.id, label: c.label, spec: c.spec, summary: summarizeSae(c.spec) })),
+      skipped: detection.skipped.map((s) => ({ path: s.path, message: s.message })),
+    };
+  }
+
+  async selectSae(id: string, options: SelectSaeOptions = {}): Promise<ReadySae> {
+    const model = this.requireModel();
+    const candidate = this.candidates.find((c) => c.id === id);
+    if (!candidate) throw new AppError('sae/bad-config', `No SAE "${id}" among the opened files; open the files again.`);
+    const spec = { ...candidate.spec, ...options.overrides };
+    spec.missing = spec.missing.filter((field) => options.overrides?.[field as keyof typeof spec] === undefined);
+    if (spec.missing.length > 0) throw new AppError('sae/bad-config', `Set these before encoding: ${spec.missing.join(', ')}.`);
+    checkSaeAgainstModel(spec, model.dims);
+    const weights = await loadSaeWeights(candidate, spec);
+    const maxTensorBytes = options.maxTensorBytes ?? (await this.maxTensorBytes());
+    const built = buildEncoderModel(model.onnx, spec, weights, { maxTensorBytes });
+    // Detach before releasing: a cache run that queues its next batch meanwhile sees the change and stops.
+    const previous = this.encoder;
+    this.encoder = undefined;
+    await previous?.encoder.release();
+    const session = await this.runtime.backend.createSession(built.bytes, `the SAE encoder at ${spec.hookName}`);
+    const blob = this.saeFiles.get(candidate.weightsPath);
+    const fingerprint = blob ? await fingerprintOf(blob) : candidate.id;
+    const ready: ReadySae = { spec, label: candidate.label, fingerprint, encoderBlocks: Math.ceil(spec.width / encoderBlockColumns(spec.dIn, maxTensorBytes)), hookTensor: built.hook.tensor };
+    this.encoder = { encoder: new SaeEncoder(session, spec, model.dims, options.initialCap), ready };
+    return ready;
+  }
+
+  async encoderCap(): Promise<number | undefined> {
+    return this.encoder?.encoder.cap;
+  }
+
+  async encode(rows: number[][]): Promise<SparseActivations> {
+    this.requireModel();
+    const state = this.encoder;
+    if (!state) throw new AppError('sae/not-ready', 'No SAE is ready: open and select one first.');
+    return state.encoder.encode(rows);
+  }
+
+  async tokenize(text: string): Promise<{ ids: number[]; pieces: string[] }> {
+    const tokenizer = await this.loadTokenizer();
+    const ids = tokenizer.encode(text);
+    return { ids, pieces: ids.map((id) => tokenizer.decode([id])) };
+  }
+
+  async estimateScale(id: string, rows: number[][], overrides: Partial<SaeSpec> = {}): Promise<number> {
+    const candidate = this.candidates.find((c) => c.id === id);
+    const spec = candidate && { ...candidate.spec, ...overrides };
+    if (!spec?.hookName) throw new AppError('sae/bad-config', 'Set the SAE\'s hook point before estimating its input scale.');
+    const activations = (await this.hookActivations(spec.hookName, rows)).data;
+    return estimateInputScale(activations, rows[0]!.length, spec);
+  }
+
+  async corpusColumns(source: CorpusColumnsSource): Promise<ColumnListing> {
+    return listColumns(source);
+  }
+
+  async prepareCorpus(source: CorpusSource, options: CorpusOptions, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<CorpusSummary> {
+    const model = this.requireModel();
+    const tokenizer = await this.loadTokenizer();
+    this.corpus = undefined;
+    const report = monotonic(onProgress);
+    const packed = await packRows(readDocuments(source, signal ? { signal } : {}), { encode: (text) => tokenizer.encode(text), eosTokenId: model.config.eosTokenId, bosTokenId: model.config.bosTokenId }, {
+      ctx: options.ctx,
+      maxTokens: options.maxTokens,
+      seed: options.seed,
+      prependBos: options.prependBos,
+      ...(signal ? { signal } : {}),
+      onProgress: (stats) => report({ stage: 'tokenize', done: stats.tokens, total: options.maxTokens, text: `Tokenizing: ${stats.documents.toLocaleString()} documents, ${stats.tokens.toLocaleString()} tokens in rows` }),
+    });
+    if (packed.nRows === 0) {
+      throw new AppError('cache/bad-input', `The corpus gave ${packed.stats.streamTokens} tokens, fewer than one row of ${options.ctx}: use more text or shorter rows.`);
+    }
+    const summary: CorpusSummary = {
+      description: describeSource(source),
+      rows: packed.nRows,
+      ctx: packed.ctx,
+      tokens: packed.stats.tokens,
+      documents: packed.stats.documents,
+      droppedTokens: packed.stats.droppedTokens,
+      budgetReached: packed.stats.budgetReached,
+      seed: options.seed,
+      preview: previewRows(packed.tokens, packed.ctx, (ids) => tokenizer.decode(ids), 3).map((row) => row.text),
+    };
+    this.corpus = { packed, summary, options };
+    return summary;
+  }
+
+  async createCache(request: NewCache): Promise<CacheRun> {
+    const model = this.requireModel();
+    const sae = this.encoder?.ready;
+    if (!sae) throw new AppError('sae/not-ready', 'Select an SAE before creating a cache.');
+    const corpus = this.corpus;
+    if (!request.tokens && !corpus) throw new AppError('cache/bad-input', 'Prepare a corpus (tokenize it) before creating a cache.');
+    if (!request.tokens && corpus && corpus.options.prependBos !== sae.spec.prependBos) {
+      throw new AppError('cache/mismatch', `The corpus was packed ${corpus.options.prependBos ? 'with' : 'without'} a BOS token per row but the SAE expects ${sae.spec.prependBos ? 'one' : 'none'}: tokenize it again.`);
+    }
+    const ctx = request.ctx ?? corpus!.packed.ctx;
+    const settings = cacheSettings(model.source, sae, {
+      description: request.description ?? corpus?.summary.description ?? 'token rows',
+      seed: request.seed ?? corpus?.options.seed ?? 0,
+      ctx,
+      maxTokens: request.maxTokens ?? corpus?.options.maxTokens ?? 0,
+      prependBos: sae.spec.prependBos,
+    });
+    return createRun(await this.cacheDb(), newCacheId(), settings, request.tokens ?? corpus!.packed.tokens, model.config.vocabSize, request.chunkRows);
+  }
+
+  async runCache(runId: string, options: CacheRunOptions = {}, onProgress?: (progress: CacheProgress) => void, signal?: AbortSignal): Promise<CacheRun> {
+    const model = this.requireModel();
+    const db = await this.cacheDb();
+    const run = await getRun(db, runId);
+    const state = this.encoder;
+    checkResumable(run, model.source, state?.ready);
+    return runCache(db, runId, {
+      // A model or SAE switched while the run goes on must not end up in this cache.
+      encode: async (rows) => {
+        if (this.encoder !== state || this.model !== model) {
+          throw new AppError('cache/mismatch', 'The model or the SAE changed while the cache was running; it stopped with what was stored so far. Select the SAE it was made with and resume.');
+        }
+        return state!.encoder.encode(rows);
+      },
+      batchRows: options.batchRows ?? batchRowsFor(run.ctx, run.width),
+      shouldPause: () => signal?.aborted ?? false,
+      ...(onProgress ? { onProgress: monotonic(onProgress) } : {}),
+    });
+  }
+
+  async listCaches(): Promise<CacheRun[]> {
+    return listRuns(await this.cacheDb());
+  }
+
+  async deleteCache(runId: string): Promise<void> {
+    await deleteRun(await this.cacheDb(), runId);
+  }
+
+  async cacheFeature(runId: string, feature: number): Promise<{ tokens: Uint32Array; values: Float32Array }> {
+    const db = await this.cacheDb();
+    return readFeature(db, await getRun(db, runId), feature);
+  }
+
+  async exportCache(runId: string, nSplits = 5, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<Blob> {
+    const db = await this.cacheDb();
+    const run = await getRun(db, runId);
+    const report = monotonic(onProgress);
+    return exportDelphiZip(runExport(db, run, await readRunTokens(db, run), nSplits), {
+      ...(signal ? { signal } : {}),
+      onProgress: (event) => report({ stage: 'export', done: event.split, total: event.splits, text: `Exporting: ${event.split} of ${event.splits} splits, ${formatBytes(event.bytes)}` }),
+    });
+  }
+
+  async exportCacheFiles(runId: string, nSplits: number, onFile: (path: string, bytes: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<void> {
+    const db = await this.cacheDb();
+    const run = await getRun(db, runId);
+    for await (const file of delphiFiles(runExport(db, run, await readRunTokens(db, run), nSplits), signal)) await onFile(file.path, file.bytes);
+  }
+
+  async importDelphi(files: { path: string; blob: Blob }[], onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<CacheRun[]> {
+    const zip = files.length === 1 && files[0]!.path.toLowerCase().endsWith('.zip');
+    const read = signal ? { signal } : {};
+    const hooks = zip ? await readDelphiZip(files[0]!.blob, read) : await readDelphiFolder(files, read);
+    const db = await this.cacheDb();
+    const report = monotonic(onProgress);
+    const imported: CacheRun[] = [];
+    for (const [index, hook] of hooks.entries()) {
+      throwIfAborted(signal, 'The import');
+      report({ stage: 'import', done: index, total: hooks.length, text: `Importing ${hook.hook || hook.dir} (${index + 1} of ${hooks.length})` });
+      const vocab = hook.tokens.reduce((max, t) => Math.max(max, t), 0) + 1;
+      imported.push(await importDelphiHook(db, newCacheId(), hook, vocab));
+    }
+    report({ stage: 'import', done: hooks.length, total: hooks.length, text: `Imported ${hooks.length} cache${hooks.length === 1 ? '' : 's'}` });
+    return imported;
+  }
+
+  async cacheDigest(runId: string): Promise<string> {
+    const db = await this.cacheDb();
+    return runDigest(db, await getRun(db, runId));
+  }
+
+  async time(request: TimingRequest): Promise<TimingResult> {
+    const model = this.requireModel();
+    let once: () => Promise<unknown>;
+    let release = async () => {};
+    if (request.kind === 'engine') {
+      once = () => this.encode(request.rows);
+    } else if (request.kind === 'cut') {
+      once = () => this.hookActivations(request.hookName ?? this.encoder?.ready.spec.hookName ?? 'blocks.0.hook_resid_pre', request.rows);
+    } else {
+      const session = await this.runtime.backend.createSession(model.onnx, 'the full model');
+      // The outputs come back to the CPU, as they would for a user of logits.
+      once = () => session.run(tokenFeeds(session.inputNames, request.rows, model.dims));
+      release = () => session.release();
+    }
+    await once(); // warm-up: shader compilation and first allocations stay out of the timing
+    const start = performance.now();
+    for (let i = 0; i < request.repeats; i++) await once();
+    const seconds = (performance.now() - start) / 1000;
+    await release();
+    const tokens = request.repeats * request.rows.length * (request.rows[0]?.length ?? 0);
+    return { tokens, seconds, tokensPerSecond: tokens / seconds };
+  }
+
+  async timeStorage(width: number, k: number): Promise<StorageTiming> {
+    const db = await this.cacheDb();
+    const ctx = 256;
+    const tokens = chunkRowsFor(ctx) * ctx;
+    const id = `bench-${newCacheId()}`;
+    const run = await createRun(db, id, {
+      model: { repo: 'bench', revision: 'main', hubUrl: '' },
+      sae: { label: 'bench', fingerprint: 'bench', width, hookName: 'bench', architecture: 'topk', k },
+      dataset: { description: 'synthetic', seed: 0, ctx, maxTokens: tokens, prependBos: false },
+    }, syntheticTokens(tokens, 50257), 50257);
+    const records = chunkToShards(syntheticTopK(tokens, k, width), width);
+    const start = performance.now();
+    const done = await writeChunk(db, id, 0, records);
+    const seconds = (performance.now() - start) / 1000;
+    await deleteRun(db, id);
+    const written = done.bytes - run.bytes;
+    return { seconds, bytes: done.bytes, nnz: done.nnz, mbPerSecond: written / 1e6 / seconds, bytesPerNonzero: done.bytes / done.nnz };
+  }
+
+  private loadTokenizer(): Promise<TextTokenizer> {
+    const model = this.requireModel();
+    if (!this.tokenizer) {
+      this.tokenizer = loadTokenizer(model.source);
+      this.tokenizer.catch(() => (this.tokenizer = undefined));
+    }
+    return this.tokenizer;
+  }
+
+  private cacheDb(): Promise<CacheDatabase> {
+    this.db ??= (this.options.openDb ?? (() => openCacheDb()))();
+    return this.db;
+  }
+
+  private requireModel(): ModelState {
+    if (!this.model) throw new AppError('model/not-loaded', 'No model is loaded: load one first.');
+    return this.model;
+  }
+
+  private async maxTensorBytes(): Promise<number> {
+    const gpu = await this.runtime.detectGpu();
+    // onnxruntime asks for the adapter's limits; stay under both with a margin for alignment.
+    return gpu.available ? Math.floor(Math.min(gpu.limits.maxBufferSize, gpu.limits.maxStorageBufferBindingSize) * 0.9) : 128 * 2 ** 20;
+  }
+
+  private async unloadModel(): Promise<void> {
+    // Detached first, as in selectSae, so a running cache stops cleanly instead of using released sessions.
+    const encoder = this.encoder;
+    this.encoder = undefined;
+    this.model = undefined;
+    this.tokenizer = undefined;
+    for (const session of this.hookSessions.values()) await session.release();
+    this.hookSessions.clear();
+    await encoder?.encoder.release();
+    await this.causalLm?.dispose();
+    this.causalLm = undefined;
+  }
+}
