@@ -30,12 +30,6 @@ const rows = Number(process.env.BENCH_ROWS ?? 1);
 const seq = Number(process.env.BENCH_SEQ ?? 64);
 const repeats = Number(process.env.BENCH_REPEATS ?? 2);
 
-function normals(prng: Prng, count: number, std: number, mean = 0): Float32Array {
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = mean + std * prng.normal();
-  return out;
-}
-
 /** GPT-2 small's shapes with random weights (std 0.02, as GPT-2 was initialised). Cached in .cache/bench. */
 function writeModel(dir: string): void {
   if (existsSync(join(dir, 'onnx/model.onnx'))) return;
@@ -43,7 +37,7 @@ function writeModel(dir: string): void {
   const prng = new Prng(12345);
   const d = CONFIG.n_embd;
   const weights = new Map<string, Float32Weight>();
-  const add = (name: string, shape: number[], std: number, mean = 0) => weights.set(name, { shape, data: normals(prng, shape.reduce((a, b) => a * b, 1), std, mean) });
+  const add = (name: string, shape: number[], std: number, mean = 0) => weights.set(name, { shape, data: prng.normals(shape.reduce((a, b) => a * b, 1), std, mean) });
   add('transformer.wte.weight', [CONFIG.vocab_size, d], 0.02);
   add('transformer.wpe.weight', [CONFIG.n_positions, d], 0.01);
   for (let l = 0; l < CONFIG.n_layer; l++) {
@@ -76,10 +70,10 @@ function writeSae(dir: string): void {
   const d = CONFIG.n_embd;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'sae_weights.safetensors'), encodeSafetensors({
-    W_enc: { dtype: 'F32', shape: [d, SAE_WIDTH], data: normals(prng, d * SAE_WIDTH, 1 / Math.sqrt(d)) },
-    b_enc: { dtype: 'F32', shape: [SAE_WIDTH], data: normals(prng, SAE_WIDTH, 0.01) },
-    W_dec: { dtype: 'F32', shape: [SAE_WIDTH, d], data: normals(prng, SAE_WIDTH * d, 1 / Math.sqrt(d)) },
-    b_dec: { dtype: 'F32', shape: [d], data: normals(prng, d, 0.01) },
+    W_enc: { dtype: 'F32', shape: [d, SAE_WIDTH], data: prng.normals(d * SAE_WIDTH, 1 / Math.sqrt(d)) },
+    b_enc: { dtype: 'F32', shape: [SAE_WIDTH], data: prng.normals(SAE_WIDTH, 0.01) },
+    W_dec: { dtype: 'F32', shape: [SAE_WIDTH, d], data: prng.normals(SAE_WIDTH * d, 1 / Math.sqrt(d)) },
+    b_dec: { dtype: 'F32', shape: [d], data: prng.normals(d, 0.01) },
   }));
   writeFileSync(join(dir, 'cfg.json'), JSON.stringify({
     architecture: 'topk', d_in: d, d_sae: SAE_WIDTH, k: SAE_K, dtype: 'float32', apply_b_dec_to_input: true, normalize_activations: 'none',

@@ -81,8 +81,8 @@ try {
     if (job.datasetFile) {
       const blob = await (await fetch(`dataset/${encodeURIComponent(job.datasetFile)}`)).blob();
       const file = new File([blob], job.datasetFile);
-      source = /\.parquet$/i.test(job.datasetFile) ? { kind: 'parquet', file, column: job.column }
-        : /\.(jsonl|ndjson)$/i.test(job.datasetFile) ? { kind: 'jsonl', file, column: job.column } : { kind: 'text', file };
+      const kind = (globalThis as any).autointerp.corpusKindOf(job.datasetFile);
+      source = kind === 'text' ? { kind, file } : { kind, file, column: job.column };
     } else {
       source = { kind: 'hub', repo: job.dataset, config: job.config, split: job.split, column: job.column, hubUrl: job.hub };
     }

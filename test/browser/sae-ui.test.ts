@@ -57,6 +57,10 @@ test('a corrupt SAE file gets a clear message and the page keeps working', async
   const error = page.getByTestId('sae-error');
   await error.waitFor();
   expect(await error.textContent()).toMatch(/header/i);
+  // The code stays a property of the error (it crossed the worker boundary); the user reads the message alone.
+  expect(await error.textContent()).not.toMatch(/\[[a-z-]+\/[a-z-]+\]/);
+  const code = await page.evaluate(() => (globalThis as any).autointerp.engine.openSaeFiles([{ path: 'sae_weights.safetensors', blob: new Blob([new Uint8Array(4)]) }]).catch((e: any) => e.code));
+  expect(code).toBe('safetensors/too-small');
   await page.getByTestId('sae-files').setInputFiles(asUpload('malformed-d-in-48'));
   await page.getByTestId('sae-summary').waitFor();
   await page.getByTestId('sae-hook').selectOption({ index: 1 }).catch(() => undefined);

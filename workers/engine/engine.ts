@@ -201,7 +201,8 @@ export class Engine implements EngineApi {
     if (!request.tokens && corpus && corpus.options.prependBos !== sae.spec.prependBos) {
       throw new AppError('cache/mismatch', `The corpus was packed ${corpus.options.prependBos ? 'with' : 'without'} a BOS token per row but the SAE expects ${sae.spec.prependBos ? 'one' : 'none'}: tokenize it again.`);
     }
-    const ctx = request.ctx ?? corpus!.packed.ctx;
+    const ctx = request.ctx ?? (request.tokens ? undefined : corpus!.packed.ctx);
+    if (ctx === undefined) throw new AppError('cache/bad-input', 'Token rows given without their length: set ctx (tokens per row).');
     const settings = cacheSettings(model.source, sae, {
       description: request.description ?? corpus?.summary.description ?? 'token rows',
       seed: request.seed ?? corpus?.options.seed ?? 0,

@@ -8,7 +8,7 @@ import { AppError, errorCode, errorMessage } from '../errors.ts';
 import { concatSparse } from '../sae/index.ts';
 import { chunkToShards, getRun, readChunkTokens, updateRun, writeChunk, type CacheDatabase, type CacheRun } from '../storage/index.ts';
 import type { SparseActivations } from '../types.ts';
-import type { Progress } from '../util/index.ts';
+import { formatDuration, type Progress } from '../util/index.ts';
 
 /** A cache run's progress: `done` of `total` tokens encoded (stored chunks plus the chunk in hand), speed and size. */
 export interface CacheProgress extends Progress {
@@ -116,15 +116,13 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
   }
 }
 
-const duration = (seconds: number) => (seconds < 90 ? `${Math.round(seconds)} s` : seconds < 5400 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`);
-
 /** `pendingTokens`: tokens of the chunk in hand already encoded but not yet stored. */
 export function progressOf(run: CacheRun, encodedTokens: number, seconds: number, pendingTokens = 0): CacheProgress {
   const total = run.nRows * run.ctx;
   const done = Math.min(total, run.chunksDone * run.chunkRows * run.ctx + pendingTokens);
   const tokensPerSecond = seconds > 0 ? encodedTokens / seconds : 0;
   const etaSeconds = tokensPerSecond > 0 ? (total - done) / tokensPerSecond : undefined;
-  const speed = tokensPerSecond > 0 ? ` · ${Math.round(tokensPerSecond).toLocaleString()} tokens/s · ${etaSeconds === undefined ? '' : `${duration(etaSeconds)} left`}` : '';
+  const speed = tokensPerSecond > 0 ? ` · ${Math.round(tokensPerSecond).toLocaleString()} tokens/s · ${etaSeconds === undefined ? '' : `${formatDuration(etaSeconds)} left`}` : '';
   return {
     stage: 'encode',
     done,

@@ -3,7 +3,7 @@
  * Pure functions over paths, plus the two readers (safetensors header, JSON config) with errors that
  * name the file.
  */
-import { AppError, errorCode } from '../errors.ts';
+import { AppError, errorCode, errorMessage } from '../errors.ts';
 import { MAX_HEADER_BYTES, SafetensorsReader } from '../formats/index.ts';
 import { basename, dirname, normalizePath } from '../util/index.ts';
 import type { SaeInputFile } from './types.ts';
@@ -85,7 +85,6 @@ export function noWeightsError(input: readonly SaeInputFile[], pickles: readonly
   );
 }
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).replace(/^\[[^\]]+\]\s*/, '');
 
 /**
  * The size a safetensors file should have according to its header, or undefined when the header is
@@ -132,7 +131,7 @@ export async function openSafetensors(file: SaeInputFile): Promise<SafetensorsRe
         );
       }
     }
-    throw new AppError(code, `${file.path}: ${messageOf(error)}`);
+    throw new AppError(code, `${file.path}: ${errorMessage(error)}`);
   }
 }
 
@@ -148,7 +147,7 @@ export async function readJsonConfig(file: SaeInputFile): Promise<Record<string,
   try {
     json = JSON.parse(await file.blob.text());
   } catch (error) {
-    throw new AppError('sae/bad-config', `${file.path} is not valid JSON (${messageOf(error)}). Fix or replace the file, or drop the weights without it and set the options by hand.`);
+    throw new AppError('sae/bad-config', `${file.path} is not valid JSON (${errorMessage(error)}). Fix or replace the file, or drop the weights without it and set the options by hand.`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new AppError('sae/bad-config', `${file.path} is not a JSON object, so it is not an SAE config.`);

@@ -45,7 +45,7 @@ function withPath<T>(path: string, fn: () => T): T {
     return fn();
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
-    throw new AppError(error.code, `${path}: ${error.message.replace(/^\[[^\]]+\]\s*/, '')}`);
+    throw new AppError(error.code, `${path}: ${error.message}`);
   }
 }
 
@@ -131,7 +131,7 @@ export async function detectSaes(files: readonly SaeInputFile[]): Promise<SaeDet
     const first = errors[0] as AppError;
     if (errors.length === 1) throw first;
     const others = skipped.slice(1).map((s) => `${s.path}: ${s.code}`).join('; ');
-    throw new AppError(first.code, `${first.message.replace(/^\[[^\]]+\]\s*/, '')} (${errors.length - 1} more file${errors.length > 2 ? 's' : ''} failed too: ${others})`);
+    throw new AppError(first.code, `${first.message} (${errors.length - 1} more file${errors.length > 2 ? 's' : ''} failed too: ${others})`);
   }
   return { candidates, skipped };
 }

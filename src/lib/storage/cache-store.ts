@@ -68,11 +68,11 @@ export function openCacheDb(name = CACHE_DB_NAME): Promise<CacheDatabase> {
 
 /** Turns the browser's quota error into one that says what happened and that nothing was lost. */
 export function storageError(error: unknown): never {
+  if (error instanceof AppError) throw error;
   const name = (error as { name?: string } | null)?.name;
   if (name === 'QuotaExceededError' || /quota/i.test(String((error as Error | null)?.message))) {
     throw new AppError('storage/quota', 'The browser ran out of storage for this site while saving the cache. Everything saved so far is intact: free space (delete old caches below, or disk space) and resume the run.');
   }
-  if (error instanceof AppError) throw error;
   // IndexedDB failures can arrive as DOMExceptions or bare events with no message: say what failed.
   throw new AppError('storage/failed', `Saving to the browser's storage failed (${name ?? 'unknown error'}${(error as Error | null)?.message ? `: ${(error as Error).message}` : ''}). What was saved before is intact; try again.`);
 }
@@ -82,6 +82,8 @@ export async function createRun(db: CacheDatabase, id: string, settings: CacheSe
   const ctx = settings.dataset.ctx;
   const nRows = tokens.length / ctx;
   if (!Number.isInteger(nRows) || nRows === 0) throw new AppError('cache/bad-input', `The token matrix (${tokens.length} tokens) is not a whole number of rows of ${ctx}.`);
+  const outside = tokens.findIndex((id) => id >= vocabSize);
+  if (outside >= 0) throw new AppError('cache/bad-input', `Token ${outside} of the matrix is id ${tokens[outside]}, outside the model's vocabulary of ${vocabSize}: the rows were made for another tokenizer.`);
   chunkRows = Math.max(1, Math.min(chunkRows, chunkRowsFor(ctx)));
   const nChunks = Math.ceil(nRows / chunkRows);
   const narrow = vocabSize <= 65536;

@@ -3,7 +3,7 @@ export { isAbortError, throwIfAborted } from './abort.ts';
 export { sha256Hex } from './digest.ts';
 export { eventLoopBreather } from './event-loop.ts';
 export { basename, dirname, isSystemFile, normalizePath } from './paths.ts';
-export { formatBytes, monotonic, type Progress, type ProgressCallback } from './progress.ts';
+export { formatBytes, formatDuration, monotonic, type Progress, type ProgressCallback } from './progress.ts';
 export { below, Prng, splitmix32 } from './random.ts';
 export { adapterLabel, detectWebGpu, type WebGpuAdapterInfo, type WebGpuMissing, type WebGpuStatus } from './webgpu.ts';
 export { SerialQueue } from './serial-queue.ts';

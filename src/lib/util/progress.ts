@@ -36,10 +36,15 @@ export function monotonic<P extends Progress>(callback: ProgressCallback<P> | un
   };
 }
 
-/** "12.3 MB" / "1.2 GB" / "850 kB". */
+/** "1.2 GB", "12.3 MB", "0.14 MB", "85 kB", "512 B". */
 export function formatBytes(bytes: number): string {
   if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
+  if (bytes >= 1e5) return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
   if (bytes >= 1e3) return `${Math.round(bytes / 1e3)} kB`;
   return `${bytes} B`;
+}
+
+/** "45 s", "12 min", "3.5 h". */
+export function formatDuration(seconds: number): string {
+  return seconds < 90 ? `${Math.round(seconds)} s` : seconds < 5400 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
 }

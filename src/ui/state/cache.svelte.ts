@@ -3,6 +3,7 @@
  * the one running now and its progress, and the browser's storage.
  */
 import * as Comlink from 'comlink';
+import { corpusKindOf } from '../../lib/index.ts';
 import type { CacheProgress, CacheRun, ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, Progress } from '../../../workers/engine/api.ts';
 import type { EngineState } from './engine.svelte.ts';
 
@@ -23,6 +24,10 @@ export class CacheState {
   private current: Promise<void> | undefined;
   /** Aborting it pauses the running cache (after the batch in hand). */
   private runSignal: AbortController | undefined;
+  /** Aborting it stops the corpus preparation, export or import in progress. */
+  private taskSignal: AbortController | undefined;
+  /** Progress of an export or import. */
+  transfer = $state.raw<Progress | undefined>();
   busy = $state(false);
   error = $state<string | undefined>();
   corpusError = $state<string | undefined>();
@@ -45,12 +50,23 @@ export class CacheState {
     return listing;
   }
 
+  /** The kind of an uploaded corpus file by its name, as the library reads it; a file it cannot read shows why. */
+  corpusKind(file: File): 'text' | 'jsonl' | 'parquet' | undefined {
+    this.corpusError = undefined;
+    try {
+      return corpusKindOf(file.name);
+    } catch (error) {
+      this.corpusError = (error as Error).message;
+      return undefined;
+    }
+  }
+
   async prepare(source: CorpusSource, options: Omit<CorpusOptions, 'prependBos'>): Promise<void> {
     this.corpus = undefined;
     this.packing = undefined;
-    await this.task(async () => {
+    await this.task(async (signal) => {
       const prependBos = this.engine.sae?.spec.prependBos ?? false;
-      this.corpus = await this.engine.api.prepareCorpus(source, { ...options, prependBos }, Comlink.proxy((progress: Progress) => (this.packing = progress)));
+      this.corpus = await this.engine.api.prepareCorpus(source, { ...options, prependBos }, Comlink.proxy((progress: Progress) => (this.packing = progress)), signal);
     }, 'corpus');
   }
 
@@ -106,8 +122,8 @@ export class CacheState {
   }
 
   async exportZip(run: CacheRun): Promise<void> {
-    await this.task(async () => {
-      const zip = await this.engine.api.exportCache(run.id, 5);
+    await this.task(async (signal) => {
+      const zip = await this.engine.api.exportCache(run.id, 5, Comlink.proxy((progress: Progress) => (this.transfer = progress)), signal);
       const link = document.createElement('a');
       link.href = URL.createObjectURL(zip);
       link.download = `${run.settings.sae.hookName}-${run.id}.zip`;
@@ -117,8 +133,8 @@ export class CacheState {
   }
 
   async importDelphi(files: File[]): Promise<void> {
-    await this.task(async () => {
-      await this.engine.api.importDelphi(files.map((file) => ({ path: file.webkitRelativePath || file.name, blob: file })));
+    await this.task(async (signal) => {
+      await this.engine.api.importDelphi(files.map((file) => ({ path: file.webkitRelativePath || file.name, blob: file })), Comlink.proxy((progress: Progress) => (this.transfer = progress)), signal);
     });
     await this.refresh();
   }
@@ -133,17 +149,26 @@ export class CacheState {
   }
 
   /** Runs `work`, showing its failure with the corpus panel or the cache panel. */
-  private async task(work: () => Promise<unknown>, panel: 'corpus' | 'cache' = 'cache'): Promise<void> {
+  /** Stops the corpus preparation, export or import in progress. */
+  cancelTask(): void {
+    this.taskSignal?.abort();
+  }
+
+  private async task(work: (signal: AbortSignal) => Promise<unknown>, panel: 'corpus' | 'cache' = 'cache'): Promise<void> {
+    const control = new AbortController();
+    this.taskSignal = control;
     this.busy = true;
     if (panel === 'corpus') this.corpusError = undefined;
     else this.error = undefined;
     try {
-      await work();
+      await work(control.signal);
     } catch (error) {
       if (panel === 'corpus') this.corpusError = (error as Error).message;
       else this.error = (error as Error).message;
     } finally {
       this.busy = false;
+      this.transfer = undefined;
+      if (this.taskSignal === control) this.taskSignal = undefined;
     }
   }
 }

@@ -45,19 +45,29 @@ export class EngineState {
   /** The hub the loaded model came from (datasets are read from the same one). */
   hubUrl = $state<string | undefined>();
 
+  private loadControl: AbortController | undefined;
+
   async loadModel(source: ModelSource): Promise<void> {
+    const control = new AbortController();
+    this.loadControl = control;
     this.loading = true;
     this.error = undefined;
     this.progress = undefined;
     this.model = undefined;
     try {
       this.hubUrl = source.hubUrl;
-      this.model = await this.api.loadModel(source, Comlink.proxy((progress: Progress) => (this.progress = progress)));
+      this.model = await this.api.loadModel(source, Comlink.proxy((progress: Progress) => (this.progress = progress)), control.signal);
     } catch (error) {
       this.error = (error as Error).message;
     } finally {
       this.loading = false;
+      this.loadControl = undefined;
     }
+  }
+
+  /** Stops the model download in progress. */
+  cancelLoad(): void {
+    this.loadControl?.abort();
   }
 
   /** Reads the dropped files' headers and configs (nothing is loaded onto the GPU yet). */

@@ -174,8 +174,8 @@ describe('the rules catch what they are for', () => {
   test.each([
     ['src/lib/latents/cache-runner.ts', 'src/lib/storage/index.ts'],
     ['src/lib/latents/cache-runner.ts', 'src/lib/latents/delphi/index.ts'],
-    ['src/lib/formats/onnx/proto.ts', 'src/lib/formats/float16.ts'],
-    ['src/lib/formats/onnx/proto.ts', 'src/lib/errors.ts'],
+    ['src/lib/formats/onnx/build.ts', 'src/lib/formats/float16.ts'],
+    ['src/lib/formats/onnx/decode.ts', 'src/lib/errors.ts'],
     ['workers/engine/engine.worker.ts', 'src/lib/runtime/index.ts'],
     ['src/ui/state/engine.svelte.ts', 'workers/engine/api.ts'],
   ])('%s -> %s is allowed', (file, target) => {

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -27,9 +27,9 @@ import {
   type DelphiNonZeros,
   type DelphiSplitRange,
 } from '../../../src/lib/latents/index.ts';
+import { hasTool } from '../../support/tools.ts';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/delphi');
-const HAS_PYTHON = spawnSync('python3', ['-c', 'import struct, json'], { stdio: 'ignore' }).status === 0;
 const work = mkdtempSync(join(tmpdir(), 'delphi-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -384,8 +384,7 @@ describe('a delphi cache written by an independent Python script (test/fixtures/
     expect(hooks[0]!.tokens).toBe(hooks[1]!.tokens);
   });
 
-  test('the committed files are what make_fixture.py writes', () => {
-    if (!HAS_PYTHON) return;
+  test.skipIf(!hasTool('python3'))('the committed files are what make_fixture.py writes', () => {
     const out = join(work, 'fixture');
     mkdirSync(out, { recursive: true });
     execFileSync('python3', [join(FIXTURE, 'make_fixture.py'), '--out', out]);
@@ -523,8 +522,7 @@ describe('exportDelphiZip', () => {
     }
   });
 
-  test("Python's struct reader (in make_fixture.py) reads the exported files as we meant them", async () => {
-    if (!HAS_PYTHON) return;
+  test.skipIf(!hasTool('python3'))("Python's struct reader (in make_fixture.py) reads the exported files as we meant them", async () => {
     const cache = randomCache(7, 6, 16, 300, 4);
     const out = join(work, 'export');
     for await (const file of delphiFiles(hookExport('layers.3', cache, 4))) {
