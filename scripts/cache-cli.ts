@@ -6,7 +6,9 @@
  * delphi's layout (`<out>/<hook>/config.json`, `<out>/<hook>/<start>_<end>.safetensors`): for big jobs
  * on a machine with a GPU, for benchmarks and for checks. Options:
  *   --ctx 256  --seed 22  --splits 5  --column text  --config default  --split train
- *   --hub https://huggingface.co/  (where hub ids are fetched from)
+ *   --files data/train-00000-of-00002.parquet,data/train-00001-of-00002.parquet  (a hub dataset's parquet
+ *     files, paths in the repo at main, comma-separated: the page's "Parquet files" field)
+ *   --hub https://huggingface.co/  (where hub ids are fetched from)  --dataset-hub <url>  (a hub dataset's hub; default --hub)
  *   --hook blocks.6.hook_resid_pre  --center yes|no  (settings the SAE's files leave open)
  *   --gpu  (use the machine's GPU adapter instead of SwiftShader)
  */
@@ -14,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { checkCorpusNumbers, parseParquetPaths } from '../src/lib/index.ts';
 import { launch } from './chromium.ts';
 import { startStaticServer, type ServedSite } from './servers/static-server.ts';
 
@@ -22,6 +25,7 @@ const { values: args } = parseArgs({
     model: { type: 'string' }, sae: { type: 'string' }, dataset: { type: 'string' }, tokens: { type: 'string' }, out: { type: 'string' },
     ctx: { type: 'string', default: '256' }, seed: { type: 'string', default: '22' }, splits: { type: 'string', default: '5' },
     column: { type: 'string', default: 'text' }, config: { type: 'string', default: 'default' }, split: { type: 'string', default: 'train' },
+    files: { type: 'string' }, 'dataset-hub': { type: 'string' },
     hub: { type: 'string', default: 'https://huggingface.co/' }, hook: { type: 'string' }, center: { type: 'string' }, gpu: { type: 'boolean', default: false },
   },
 });
@@ -30,6 +34,14 @@ for (const required of ['model', 'sae', 'dataset', 'tokens', 'out'] as const) {
     console.error(`Missing --${required}. Usage: npm run cache -- --model <hub id or folder> --sae <file or folder> --dataset <file or hub id> --tokens N --out <dir>`);
     process.exit(2);
   }
+}
+// The same checks as the page's corpus panel; the model's own limit (n_positions) is checked once it is loaded.
+const numbers = checkCorpusNumbers({ ctx: args.ctx, maxTokens: args.tokens, seed: args.seed });
+const splits = Number(args.splits);
+if (!numbers.ok || !Number.isInteger(splits) || splits < 1) {
+  for (const message of Object.values(numbers.errors)) console.error(message);
+  if (!Number.isInteger(splits) || splits < 1) console.error(`--splits: "${args.splits}" is not a whole number of at least 1.`);
+  process.exit(2);
 }
 if (args.gpu) process.env.WEBGPU_ADAPTER = 'gpu';
 
@@ -84,7 +96,7 @@ try {
       const kind = (globalThis as any).autointerp.corpusKindOf(job.datasetFile);
       source = kind === 'text' ? { kind, file } : { kind, file, column: job.column };
     } else {
-      source = { kind: 'hub', repo: job.dataset, config: job.config, split: job.split, column: job.column, hubUrl: job.hub };
+      source = { kind: 'hub', repo: job.dataset, config: job.config, split: job.split, column: job.column, hubUrl: job.datasetHub, ...(job.files.length ? { files: job.files } : {}) };
     }
     const corpus = await engine.prepareCorpus(source, { ctx: job.ctx, maxTokens: job.tokens, seed: job.seed, prependBos: sae.spec.prependBos });
     await log(`corpus: ${corpus.rows} rows x ${corpus.ctx} = ${corpus.tokens} tokens from ${corpus.documents} documents`);
@@ -102,14 +114,15 @@ try {
     model: localModel ? { repo: 'local/model', hubUrl: `${server.url}local-hub/` } : { repo: args.model, hubUrl: args.hub },
     saeFiles,
     datasetFile: localDataset ? basename(args.dataset!) : undefined,
-    dataset: args.dataset, column: args.column, config: args.config, split: args.split, hub: args.hub,
-    ctx: Number(args.ctx), tokens: Number(args.tokens), seed: Number(args.seed), splits: Number(args.splits),
+    dataset: args.dataset, column: args.column, config: args.config, split: args.split, datasetHub: args['dataset-hub'] ?? args.hub, files: parseParquetPaths(args.files ?? ''),
+    ctx: numbers.numbers.ctx, tokens: numbers.numbers.maxTokens, seed: numbers.numbers.seed, splits,
     hook: args.hook, center: args.center,
   });
   console.log(`cached ${result.tokens} tokens (${result.nnz} activations, ${(result.bytes / result.nnz).toFixed(2)} bytes each in IndexedDB) in ${result.seconds.toFixed(1)} s; wrote ${join(out, result.hook)}`);
   if (browser.errors.length) console.warn('page errors:', browser.errors);
 } catch (error) {
-  console.error((error as Error).message);
+  // What the app said, without Playwright's wrapping of an error thrown in the page.
+  console.error((error as Error).message.replace(/^page\.evaluate: (\w*Error: )?/, '').split('\n')[0]);
   process.exitCode = 1;
 } finally {
   await browser.close();

@@ -2,7 +2,7 @@
  * `npm run cache`: the headless command drives the app in Chromium and writes delphi's layout. Its output
  * must hold exactly the rows the corpus stage packs and the activations the reference encoder gives.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,4 +54,14 @@ test('the headless cache command writes a delphi cache equal to the reference', 
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test('the headless command refuses rows the model cannot take, and numbers that are not numbers, saying why', () => {
+  const run = (ctx: string) => spawnSync('npx', ['tsx', 'scripts/cache-cli.ts', '--model', TINY_GPT2, '--sae', join(FIXTURES, 'sae/saelens-topk'), '--dataset', join(FIXTURES, 'corpus/paragraphs.txt'), '--tokens', '4096', '--ctx', ctx, '--out', join(tmpdir(), 'autointerp-cli-refused')], { cwd: root, encoding: 'utf8' });
+  const small = run('3');
+  expect(small.status).toBe(2);
+  expect(small.stderr).toMatch(/Tokens per row: at least 8/);
+  const long = run('2000');
+  expect(long.status).toBe(1);
+  expect(long.stderr).toMatch(/^Rows of 2,000 tokens are longer than the model reads at once \(1,024 positions\)/m);
 });

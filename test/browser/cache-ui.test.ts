@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { FIXTURES, fixtureFiles } from '../support/sae-fixtures.ts';
-import { appUrl, hubUrl, launch, type Browser } from './harness.ts';
+import { FIXTURES } from '../support/sae-fixtures.ts';
+import { launch, openApp, type Browser } from './harness.ts';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -13,22 +13,9 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** Opens the page, loads the tiny model through the Model panel and, if named, drops and uses a fixture SAE. */
-async function openApp(sae?: string): Promise<void> {
-  const { page } = browser;
-  await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
-  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
-  await page.getByTestId('model-load').click();
-  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
-  if (!sae) return;
-  await page.getByTestId('sae-files').setInputFiles(fixtureFiles(sae).map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) })));
-  await page.getByTestId('sae-use').click();
-  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
-}
-
 test('upload a corpus, tokenize it, cache activations with progress, and export the cache', async () => {
   const { page } = browser;
-  await openApp('saelens-standard');
+  await openApp(browser.page, { sae: 'saelens-standard' });
 
   await page.getByTestId('corpus-file').setInputFiles({ name: 'documents.jsonl', mimeType: 'application/json', buffer: readFileSync(join(FIXTURES, 'corpus/documents.jsonl')) });
   await page.getByTestId('corpus-column').waitFor();
@@ -47,7 +34,7 @@ test('upload a corpus, tokenize it, cache activations with progress, and export 
   expect(await list.textContent()).toContain('blocks.1.hook_resid_pre');
   expect(await page.getByTestId('cache-storage').textContent()).toMatch(/Browser storage: [\d.]+ MB used, [\d.]+ (MB|GB) free/);
   const download = page.waitForEvent('download');
-  await list.getByRole('button', { name: 'Export (delphi)' }).click();
+  await list.getByRole('button', { name: /^Export the cache/ }).click();
   const file = await download;
   expect(file.suggestedFilename()).toMatch(/^blocks\.1\.hook_resid_pre-cache-.*\.zip$/);
   await page.screenshot({ path: 'test-results/cache-ui.png', fullPage: true });
@@ -56,7 +43,7 @@ test('upload a corpus, tokenize it, cache activations with progress, and export 
 
 test('a Hugging Face dataset is read from the hub over HTTP in the worker; a missing one gets a clear message', async () => {
   const { page } = browser;
-  await openApp();
+  await openApp(browser.page);
   await page.getByTestId('corpus-mode-hub').check();
 
   await page.getByTestId('corpus-repo').fill('autointerp-test/no-such-corpus');
@@ -84,7 +71,7 @@ test('a Hugging Face dataset is read from the hub over HTTP in the worker; a mis
 
 test('pause a run, resume it from the list, then cancel it: the cache is gone', async () => {
   const { page } = browser;
-  await openApp('saelens-topk');
+  await openApp(browser.page, { sae: 'saelens-topk' });
   const before = await page.getByTestId('cache-list').locator('tbody tr').count().catch(() => 0);
 
   // A corpus big enough that the run takes many batches (the fixture's paragraphs, a hundred times over).

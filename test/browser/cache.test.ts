@@ -141,8 +141,12 @@ test('pause stops a run within its chunk, progress moves batch by batch, and res
   expect(result.paused.chunksDone).toBe(0); // the pause came before the first chunk was whole
   expect(result.seen.slice(0, 2)).toEqual([2 * CTX, 4 * CTX]);
   expect(result.seen.length).toBeLessThan(5); // it stopped within a batch or two of the request
+  // The rows encoded before the pause are stored: the count shown last is the count kept.
+  const kept = result.seen.at(-1)! / CTX;
+  expect(kept).toBeGreaterThanOrEqual(4);
+  expect(result.paused).toMatchObject({ chunksDone: 0, partialRows: kept, nnz: kept * CTX * 8 });
   const listed = (await caches()).find((c: any) => c.id === result.id);
-  expect(listed).toMatchObject({ status: 'paused', chunksDone: 0, nnz: 0 });
+  expect(listed).toEqual(result.paused);
 
   const resumed = await browser.page.evaluate((id) => (globalThis as any).autointerp.engine.runCache(id, { batchRows: 5 }), result.id);
   expect(resumed).toMatchObject({ status: 'done', chunksDone: 2, nnz: ROWS * CTX * 8 });
@@ -246,20 +250,30 @@ const allFeatures = (id: string, width: number) =>
     return out;
   }, { id, width });
 
-test('export to delphi\'s layout and import back gives the same activations', async () => {
+test('export to delphi\'s layout and import back gives the same activations; importing it again adds nothing', async () => {
   await ready();
-  const imported = await browser.page.evaluate(async (id) => {
+  const original = await allFeatures(uninterruptedId, 128);
+  const exported = await browser.page.evaluate(async (id) => {
     const { engine } = (globalThis as any).autointerp;
     const zip: Blob = await engine.exportCache(id, 3);
+    // While caches with these contents are here (earlier tests made several), none is imported again: one comes back.
+    const existing = (await engine.listCaches()).map((run: any) => run.id);
+    const again = await engine.importDelphi([{ path: 'cache.zip', blob: zip }]);
+    const count = (await engine.listCaches()).length;
+    for (const other of existing) await engine.deleteCache(other);
     const runs = await engine.importDelphi([{ path: 'cache.zip', blob: zip }]);
-    return { size: zip.size, runs };
+    return { size: zip.size, existing, again, count, runs };
   }, uninterruptedId);
-  expect(imported.size).toBeGreaterThan(1000);
-  expect(imported.runs).toHaveLength(1);
-  const [run] = imported.runs;
+  expect(exported.again).toHaveLength(1);
+  expect(exported.existing).toContain(exported.again[0].id);
+  expect(exported.count).toBe(exported.existing.length);
+  expect(exported.size).toBeGreaterThan(1000);
+  expect(exported.runs).toHaveLength(1);
+  const [run] = exported.runs;
+  expect(run.id).not.toBe(uninterruptedId);
   expect(run).toMatchObject({ status: 'done', nRows: ROWS, ctx: CTX, width: 128, nnz: ROWS * CTX * 8 });
   expect(run.settings.sae.hookName).toBe('blocks.2.hook_resid_post');
-  expect(await allFeatures(run.id, 128)).toEqual(await allFeatures(uninterruptedId, 128));
+  expect(await allFeatures(run.id, 128)).toEqual(original);
 });
 
 test('a delphi cache written by an independent (Python) implementation imports with its exact values', async () => {

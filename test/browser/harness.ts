@@ -1,5 +1,7 @@
-/** Browser-test helpers: the shared Chromium launcher plus the URLs the global setup serves. */
+/** Browser-test helpers: the shared Chromium launcher, the URLs the global setup serves, and opening the app. */
+import type { Page } from 'playwright-core';
 import { inject } from 'vitest';
+import { fixtureFiles } from '../support/sae-fixtures.ts';
 
 export { launch, type Browser } from '../../scripts/chromium.ts';
 
@@ -10,3 +12,25 @@ export const appUrl = (params: Record<string, string> = {}): string => {
 };
 
 export const hubUrl = (): string => inject('hubUrl');
+
+/** A fixture SAE folder as files for an <input type=file> (names only, as a file picker gives them). */
+export const saeUpload = (fixture: string) =>
+  fixtureFiles(fixture).map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) }));
+
+/**
+ * Opens the page and, as a user would, loads a model through the Model panel (the tiny one from the hub
+ * stand-in, or the demo one bundled with the app) and, if named, drops and uses a fixture SAE.
+ */
+export async function openApp(page: Page, options: { model?: 'stand-in' | 'demo' | 'none'; sae?: string } = {}): Promise<void> {
+  const model = options.model ?? 'stand-in';
+  await page.goto(model === 'stand-in' ? appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }) : appUrl());
+  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+  if (model === 'none') return;
+  if (model === 'demo') await page.getByTestId('model-preset').selectOption({ index: 1 });
+  await page.getByTestId('model-load').click();
+  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  if (!options.sae) return;
+  await page.getByTestId('sae-files').setInputFiles(saeUpload(options.sae));
+  await page.getByTestId('sae-use').click();
+  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+}

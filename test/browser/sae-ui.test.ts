@@ -1,27 +1,19 @@
 /** The SAE panel as a user meets it: drop files, read the summary, set what is missing, encode a sample. */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { fixtureFiles } from '../support/sae-fixtures.ts';
-import { appUrl, hubUrl, launch, type Browser } from './harness.ts';
+import { launch, openApp, saeUpload, type Browser } from './harness.ts';
 
 let browser: Browser;
 beforeAll(async () => {
   browser = await launch();
-  const { page } = browser;
-  await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
-  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
-  await page.getByTestId('model-load').click();
-  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await openApp(browser.page);
 });
 afterAll(async () => {
   await browser?.close();
 });
 
-const asUpload = (fixture: string) =>
-  fixtureFiles(fixture).map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) }));
-
 test('dropping a SAELens SAE shows its summary; using it encodes a sample on the GPU', async () => {
   const { page } = browser;
-  await page.getByTestId('sae-files').setInputFiles(asUpload('saelens-topk'));
+  await page.getByTestId('sae-files').setInputFiles(saeUpload('saelens-topk'));
   const summary = page.getByTestId('sae-summary');
   await summary.waitFor();
   const text = (await summary.textContent()) ?? '';
@@ -42,7 +34,7 @@ test('dropping a SAELens SAE shows its summary; using it encodes a sample on the
 
 test('settings the files leave open must be set before use', async () => {
   const { page } = browser;
-  await page.getByTestId('sae-files').setInputFiles(asUpload('saelens-jumprelu'));
+  await page.getByTestId('sae-files').setInputFiles(saeUpload('saelens-jumprelu'));
   await page.getByTestId('sae-summary').waitFor();
   expect(await page.getByTestId('sae-use').isDisabled()).toBe(true);
   await page.getByTestId('sae-center').selectOption('no');
@@ -53,7 +45,7 @@ test('settings the files leave open must be set before use', async () => {
 
 test('a corrupt SAE file gets a clear message and the page keeps working', async () => {
   const { page } = browser;
-  await page.getByTestId('sae-files').setInputFiles(asUpload('malformed-header-length'));
+  await page.getByTestId('sae-files').setInputFiles(saeUpload('malformed-header-length'));
   const error = page.getByTestId('sae-error');
   await error.waitFor();
   expect(await error.textContent()).toMatch(/header/i);
@@ -61,7 +53,7 @@ test('a corrupt SAE file gets a clear message and the page keeps working', async
   expect(await error.textContent()).not.toMatch(/\[[a-z-]+\/[a-z-]+\]/);
   const code = await page.evaluate(() => (globalThis as any).autointerp.engine.openSaeFiles([{ path: 'sae_weights.safetensors', blob: new Blob([new Uint8Array(4)]) }]).catch((e: any) => e.code));
   expect(code).toBe('safetensors/too-small');
-  await page.getByTestId('sae-files').setInputFiles(asUpload('malformed-d-in-48'));
+  await page.getByTestId('sae-files').setInputFiles(saeUpload('malformed-d-in-48'));
   await page.getByTestId('sae-summary').waitFor();
   await page.getByTestId('sae-hook').selectOption({ index: 1 }).catch(() => undefined);
   await page.getByTestId('sae-use').click();

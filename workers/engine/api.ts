@@ -7,7 +7,7 @@
  * arguments. Errors arrive as AppErrors with their `code`.
  */
 import type {
-  CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, Progress, RepoRef, SaeInputFile, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus,
+  CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, Progress, RepoRef, SaeInputFile, SaeSettingsPatch, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus,
 } from '../../src/lib/index.ts';
 
 export type { CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, Progress, SaeInputFile, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus };
@@ -51,7 +51,7 @@ export interface SaeFilesResult {
 
 export interface SelectSaeOptions {
   /** Settings the user set or corrected (hook point, k, normalization, centring, …). */
-  overrides?: Partial<SaeSpec>;
+  overrides?: SaeSettingsPatch;
   /** Largest weight tensor in bytes; defaults to the adapter's buffer limits (tests lower it to force splitting). */
   maxTensorBytes?: number;
   /** First cap on active features per token for ReLU-like SAEs (it grows as needed; tests set it low). */
@@ -178,7 +178,10 @@ export interface EngineApi {
   exportCache(runId: string, nSplits?: number, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<Blob>;
   /** The same files one at a time (for writing to a folder or streaming out of a headless browser). */
   exportCacheFiles(runId: string, nSplits: number, onFile: (path: string, bytes: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<void>;
-  /** Imports delphi caches from a dropped folder's files or a zip; returns the new caches. */
+  /**
+   * Imports delphi caches from a dropped folder's files or a zip. Returns a cache per hook: the new one,
+   * or the one already in this browser with the same contents (nothing is added twice).
+   */
   importDelphi(files: { path: string; blob: Blob }[], onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<CacheRun[]>;
   /** SHA-256 over everything stored for a cache (equal digests: byte-identical caches). */
   cacheDigest(runId: string): Promise<string>;

@@ -5,12 +5,12 @@
  * on WebGPU.
  */
 import {
-  AppError, buildEncoderModel, buildHookModel, cacheSettings, chunkRowsFor, chunkToShards, checkResumable, checkSaeAgainstModel, createRun,
-  deleteRun, delphiFiles, describeSource, detectSaes, downloadHubFile, encoderBlockColumns, estimateInputScale, exportDelphiZip, fingerprintOf,
+  AppError, applySaeSettings, buildEncoderModel, checkCorpusNumbers, checkRowLength, buildHookModel, cacheSettings, chunkRowsFor, chunkToShards, checkResumable, checkSaeAgainstModel, createRun,
+  deleteRun, delphiDatasetFields, delphiFiles, describeSource, findSameCache, detectSaes, downloadHubFile, encoderBlockColumns, estimateInputScale, exportDelphiZip, fingerprintOf,
   getRun, HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, listColumns, listRuns, loadSaeWeights, loadTokenizer, modelDims, monotonic,
   openCacheDb, packRows, parseGpt2Config, previewRows, readDelphiFolder, readDelphiZip, readDocuments, readFeature, readRunTokens, runCache,
   runDigest, runExport, SaeEncoder, summarizeSae, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, batchRowsFor, writeChunk,
-  formatBytes, type CacheDatabase, type CacheProgress, type CacheRun, type CausalLm, type ColumnListing, type CorpusSource, type EngineRuntime, type FloatTensor,
+  formatBytes, type CacheDatabase, type CacheProgress, type CacheSettings, type CacheRun, type CausalLm, type ColumnListing, type CorpusSource, type EngineRuntime, type FloatTensor,
   type Gpt2Config, type InferenceSession, type ModelDims, type PackedCorpus, type Progress, type SaeCandidate, type SaeSpec,
   type SparseActivations, type TextTokenizer, type WebGpuStatus,
 } from '../../src/lib/index.ts';
@@ -37,6 +37,12 @@ export interface EngineOptions {
   openDb?: () => Promise<CacheDatabase>;
 }
 
+/** The dataset fields of delphi's config.json for a corpus source. */
+function datasetSource(source: CorpusSource): NonNullable<CacheSettings['dataset']['source']> {
+  const fields = delphiDatasetFields(source);
+  return { repo: fields.dataset_repo, split: fields.dataset_split, name: fields.dataset_name, column: fields.dataset_column };
+}
+
 const newCacheId = () => `cache-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
 export class Engine implements EngineApi {
@@ -47,7 +53,7 @@ export class Engine implements EngineApi {
   private candidates: SaeCandidate[] = [];
   private saeFiles = new Map<string, Blob>();
   private db: Promise<CacheDatabase> | undefined;
-  private corpus: { packed: PackedCorpus; summary: CorpusSummary; options: CorpusOptions } | undefined;
+  private corpus: { packed: PackedCorpus; summary: CorpusSummary; options: CorpusOptions; source: CorpusSource } | undefined;
   private encoder: EncoderState | undefined;
 
   constructor(
@@ -90,6 +96,7 @@ export class Engine implements EngineApi {
 
   async hookActivations(hookName: string, rows: number[][]): Promise<FloatTensor> {
     const model = this.requireModel();
+    checkRowLength(rows[0]?.length ?? 0, model.config);
     let session = this.hookSessions.get(hookName);
     if (!session) {
       session = await this.runtime.backend.createSession(buildHookModel(model.onnx, hookName).bytes, `the model up to ${hookName}`);
@@ -113,8 +120,8 @@ export class Engine implements EngineApi {
     const model = this.requireModel();
     const candidate = this.candidates.find((c) => c.id === id);
     if (!candidate) throw new AppError('sae/bad-config', `No SAE "${id}" among the opened files; open the files again.`);
-    const spec = { ...candidate.spec, ...options.overrides };
-    spec.missing = spec.missing.filter((field) => options.overrides?.[field as keyof typeof spec] === undefined);
+    // The same checks as for the files' own settings (k from 1 to the width, a hook point we can read).
+    const spec = applySaeSettings(candidate.spec, options.overrides ?? {});
     if (spec.missing.length > 0) throw new AppError('sae/bad-config', `Set these before encoding: ${spec.missing.join(', ')}.`);
     checkSaeAgainstModel(spec, model.dims);
     const weights = await loadSaeWeights(candidate, spec);
@@ -137,7 +144,7 @@ export class Engine implements EngineApi {
   }
 
   async encode(rows: number[][]): Promise<SparseActivations> {
-    this.requireModel();
+    checkRowLength(rows[0]?.length ?? 0, this.requireModel().config);
     const state = this.encoder;
     if (!state) throw new AppError('sae/not-ready', 'No SAE is ready: open and select one first.');
     return state.encoder.encode(rows);
@@ -163,6 +170,9 @@ export class Engine implements EngineApi {
 
   async prepareCorpus(source: CorpusSource, options: CorpusOptions, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<CorpusSummary> {
     const model = this.requireModel();
+    checkRowLength(options.ctx, model.config, 'Rows');
+    const numbers = checkCorpusNumbers(options);
+    if (!numbers.ok) throw new AppError('corpus/bad-options', Object.values(numbers.errors).join(' '));
     const tokenizer = await this.loadTokenizer();
     this.corpus = undefined;
     const report = monotonic(onProgress);
@@ -188,7 +198,7 @@ export class Engine implements EngineApi {
       seed: options.seed,
       preview: previewRows(packed.tokens, packed.ctx, (ids) => tokenizer.decode(ids), 3).map((row) => row.text),
     };
-    this.corpus = { packed, summary, options };
+    this.corpus = { packed, summary, options, source };
     return summary;
   }
 
@@ -203,12 +213,14 @@ export class Engine implements EngineApi {
     }
     const ctx = request.ctx ?? (request.tokens ? undefined : corpus!.packed.ctx);
     if (ctx === undefined) throw new AppError('cache/bad-input', 'Token rows given without their length: set ctx (tokens per row).');
+    checkRowLength(ctx, model.config);
     const settings = cacheSettings(model.source, sae, {
       description: request.description ?? corpus?.summary.description ?? 'token rows',
       seed: request.seed ?? corpus?.options.seed ?? 0,
       ctx,
       maxTokens: request.maxTokens ?? corpus?.options.maxTokens ?? 0,
       prependBos: sae.spec.prependBos,
+      ...(!request.tokens && corpus ? { source: datasetSource(corpus.source) } : {}),
     });
     return createRun(await this.cacheDb(), newCacheId(), settings, request.tokens ?? corpus!.packed.tokens, model.config.vocabSize, request.chunkRows);
   }
@@ -265,13 +277,21 @@ export class Engine implements EngineApi {
   async importDelphi(files: { path: string; blob: Blob }[], onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<CacheRun[]> {
     const zip = files.length === 1 && files[0]!.path.toLowerCase().endsWith('.zip');
     const read = signal ? { signal } : {};
-    const hooks = zip ? await readDelphiZip(files[0]!.blob, read) : await readDelphiFolder(files, read);
+    const hooks = zip ? await readDelphiZip(files[0]!.blob, read).catch((error: unknown) => {
+      // Name the file: the reader only knows it has bytes.
+      throw error instanceof AppError && error.code.startsWith('zip/') ? new AppError(error.code, `${files[0]!.path}: ${error.message}`) : error;
+    }) : await readDelphiFolder(files, read);
     const db = await this.cacheDb();
     const report = monotonic(onProgress);
     const imported: CacheRun[] = [];
     for (const [index, hook] of hooks.entries()) {
       throwIfAborted(signal, 'The import');
       report({ stage: 'import', done: index, total: hooks.length, text: `Importing ${hook.hook || hook.dir} (${index + 1} of ${hooks.length})` });
+      const existing = await findSameCache(db, hook);
+      if (existing) {
+        imported.push(existing);
+        continue;
+      }
       const vocab = hook.tokens.reduce((max, t) => Math.max(max, t), 0) + 1;
       imported.push(await importDelphiHook(db, newCacheId(), hook, vocab));
     }

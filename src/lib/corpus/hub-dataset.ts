@@ -11,7 +11,8 @@
  *    `refs/convert/parquet` (or the given revision), probed with HEAD until the first missing
  *    number; then the same under `<config>/partial-<split>/` (the name the conversion uses for a
  *    split it converted only in part, e.g. the first 5 GB of a large one).
- * Otherwise the error lists every URL tried and suggests giving `files`.
+ * Otherwise the error lists every URL tried and suggests giving `files`: the page's "Parquet files"
+ * field and `npm run cache -- --files`, both a comma-separated list read by `parseParquetPaths`.
  */
 import { AppError } from '../errors.ts';
 import { hubBase, hubFileUrl, hubParquetApiUrl, isRepoId } from '../hub/index.ts';
@@ -124,8 +125,12 @@ export async function resolveHubParquetFiles(ref: HubDatasetRef, options: HubRea
     }
     if (files.length > 0) return { files, via: 'conversion-branch', tried };
   }
-  throw new AppError('corpus/no-parquet-files', `Found no parquet files for dataset "${ref.repo}" (config "${config}", split "${split}"): ${notes.join('; ')}; the conversion branch has none under ${config}/${split}/ either. Check the config and split names on the dataset's page, or give the parquet paths yourself (for example data/${split}-00000-of-00001.parquet). Tried: ${tried.join(', ')}`);
+  throw new AppError('corpus/no-parquet-files', `Found no parquet files for dataset "${ref.repo}" (config "${config}", split "${split}"): ${notes.join('; ')}; the conversion branch has none under ${config}/${split}/ either. Check the config and split names on the dataset's page, or list the split's parquet files yourself in the "Parquet files" field (--files with npm run cache): their paths in the repo, comma-separated, for example data/${split}-00000-of-00001.parquet. Tried: ${tried.join(', ')}`);
 }
+
+/** The paths of a "Parquet files" field or `--files` option: comma-separated, blanks around them and empty entries dropped. */
+export const parseParquetPaths = (text: string): string[] =>
+  text.split(',').map((path) => path.trim()).filter((path) => path !== '');
 
 /** The documents of one column of a hub dataset split, file after file. */
 export async function* readHubDataset(ref: HubDatasetRef & { column: string }, options: HubReadOptions = {}): AsyncGenerator<string> {

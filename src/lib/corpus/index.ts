@@ -13,3 +13,4 @@ export * from './sources.ts';
 export * from './pack.ts';
 export * from './shuffle.ts';
 export * from './preview.ts';
+export * from './settings.ts';

@@ -1,26 +1,30 @@
 /**
  * JSON Lines files: one JSON object per line, the document text in one of its fields (the column).
  * Read line by line from a stream. Blank lines are skipped. A line that is not a JSON object stops
- * the read with its line number. The column must exist in the first object (else the error lists
+ * the read with its line number and a short printable excerpt (a line that does not look like text,
+ * e.g. a binary file named .jsonl, is called that). The column must exist in the first object (else the error lists
  * the columns there); in later lines a missing or null value is an empty document (the packer counts
  * it and skips it); a value that is not a string is an error.
  */
 import { AppError } from '../errors.ts';
 import { readLines } from './lines.ts';
 import { suggestColumn, type ColumnInfo, type ColumnListing, type ReadOptions } from './types.ts';
-import { blobName } from './util.ts';
-
-const preview = (line: string): string => (line.length > 80 ? `${line.slice(0, 77)}...` : line);
+import { blobName, looksLikeText, printableExcerpt } from './util.ts';
 
 function parseLine(line: string, lineNumber: number, blob: Blob): Record<string, unknown> {
   let value: unknown;
+  const where = `Line ${lineNumber} of ${blobName(blob)}`;
   try {
     value = JSON.parse(line);
   } catch (error) {
-    throw new AppError('corpus/bad-jsonl', `Line ${lineNumber} of ${blobName(blob)} is not valid JSON (${(error as Error).message}): ${preview(line)}. Every line of a .jsonl file must be one JSON object; fix or delete that line.`);
+    if (!looksLikeText(line)) {
+      throw new AppError('corpus/bad-jsonl', `${where} does not look like text (it starts "${printableExcerpt(line)}"): is it a binary file named .jsonl? A .jsonl file is UTF-8 text with one JSON object per line.`);
+    }
+    // The parser's message quotes the line too: it gets the same treatment.
+    throw new AppError('corpus/bad-jsonl', `${where} is not valid JSON (${printableExcerpt((error as Error).message, 80)}): "${printableExcerpt(line)}". Every line of a .jsonl file must be one JSON object; fix or delete that line.`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new AppError('corpus/bad-jsonl', `Line ${lineNumber} of ${blobName(blob)} is JSON but not an object: ${preview(line)}. Every line of a .jsonl file must be one JSON object such as {"text": "..."}.`);
+    throw new AppError('corpus/bad-jsonl', `${where} is JSON but not an object: "${printableExcerpt(line)}". Every line of a .jsonl file must be one JSON object such as {"text": "..."}.`);
   }
   return value as Record<string, unknown>;
 }

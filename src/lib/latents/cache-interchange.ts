@@ -4,8 +4,8 @@
  */
 import { AppError } from '../errors.ts';
 import { float32ToFloat16Bits } from '../formats/index.ts';
-import { createRun, finishImport, readShardChunks, SHARD_FEATURES, writeShardRecords, type CacheDatabase, type CacheRun, type CacheSettings, type ShardRecord } from '../storage/index.ts';
-import { decodeDelphiSplit, delphiConfig, type DelphiHookCache, type DelphiHookExport, type DelphiNonZerosInput, type DelphiSplitRange } from './delphi/index.ts';
+import { createRun, finishImport, listRuns, readRunTokens, readShardChunks, SHARD_FEATURES, writeShardRecords, type CacheDatabase, type CacheRun, type CacheSettings, type ShardRecord } from '../storage/index.ts';
+import { decodeDelphiSplit, delphiConfig, hashTokens, type DelphiHookCache, type DelphiHookExport, type DelphiNonZerosInput, type DelphiSplitRange } from './delphi/index.ts';
 
 /**
  * The non-zeros of features [range.start, range.end] of a stored run, as delphi's split wants them
@@ -57,7 +57,9 @@ export function runExport(db: CacheDatabase, run: CacheRun, tokens: Uint32Array,
   return {
     hook: run.settings.sae.hookName,
     config: delphiConfig({
-      datasetRepo: run.settings.dataset.description,
+      ...(run.settings.dataset.source
+        ? { datasetRepo: run.settings.dataset.source.repo, datasetSplit: run.settings.dataset.source.split, datasetName: run.settings.dataset.source.name, datasetColumn: run.settings.dataset.source.column }
+        : { datasetRepo: run.settings.dataset.description }),
       batchSize: run.chunkRows,
       ctx: run.ctx,
       nTokens: run.nRows * run.ctx,
@@ -70,6 +72,19 @@ export function runExport(db: CacheDatabase, run: CacheRun, tokens: Uint32Array,
     ctx: run.ctx,
     nonZeros: (range) => runNonZeros(db, run, range),
   };
+}
+
+/**
+ * A finished cache in this browser holding exactly this delphi cache (same hook, shape, non-zero count
+ * and token matrix), whether imported before or made here and exported: importing it again would only
+ * add a copy.
+ */
+export async function findSameCache(db: CacheDatabase, hook: DelphiHookCache): Promise<CacheRun | undefined> {
+  for (const run of await listRuns(db)) {
+    const same = run.status === 'done' && run.settings.sae.hookName === hook.hook && run.width === hook.width && run.nRows === hook.nRows && run.ctx === hook.ctx && run.nnz === hook.nonZeros;
+    if (same && hashTokens(await readRunTokens(db, run)) === hook.tokensHash) return run;
+  }
+  return undefined;
 }
 
 /** Entries of one shard gathered from one or two splits: feature-major, token-increasing within a feature. */

@@ -1,16 +1,17 @@
 /**
  * Runs a cache: chunk by chunk, the chunk's token rows go through the engine in batches, the sparse
- * activations are regrouped by feature and stored with the run's progress in one transaction. It
- * starts at the first chunk not yet stored, so a paused, crashed or reloaded run resumes where it was
- * and ends with exactly the cache an uninterrupted run would have written.
+ * activations are regrouped by feature and stored with the run's progress in one transaction. A pause
+ * stores the rows of the chunk in hand encoded so far as a part of it. A run starts at the first row
+ * not yet stored, so a paused, crashed or reloaded run resumes where it was (a crash loses the chunk
+ * in hand, a pause nothing) and ends with exactly the cache an uninterrupted run would have written.
  */
 import { AppError, errorCode, errorMessage } from '../errors.ts';
 import { concatSparse } from '../sae/index.ts';
-import { chunkToShards, getRun, readChunkTokens, updateRun, writeChunk, type CacheDatabase, type CacheRun } from '../storage/index.ts';
+import { chunkToShards, getRun, readChunkTokens, storedTokens, updateRun, writeChunk, type CacheDatabase, type CacheRun } from '../storage/index.ts';
 import type { SparseActivations } from '../types.ts';
 import { formatDuration, type Progress } from '../util/index.ts';
 
-/** A cache run's progress: `done` of `total` tokens encoded (stored chunks plus the chunk in hand), speed and size. */
+/** A cache run's progress: `done` of `total` tokens encoded (stored ones plus those of the chunk in hand), speed and size. */
 export interface CacheProgress extends Progress {
   stage: 'encode';
   total: number;
@@ -31,7 +32,7 @@ export interface CacheRunnerOptions {
   /** Rows per encode call (bounded by GPU memory: tokens x SAE width floats of pre-activations). */
   batchRows: number;
   onProgress?: (progress: CacheProgress) => void;
-  /** Checked before each batch: true stops the run at once, leaving it resumable at its first unstored chunk. */
+  /** Checked after each batch: true stores what the chunk in hand has encoded and stops, leaving the run resumable from there. */
   shouldPause?: () => boolean;
   now?: () => number;
 }
@@ -53,10 +54,11 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
   const started = now();
   let encodedTokens = 0;
 
-  const chunkRows = async (chunk: number): Promise<number[][]> => {
+  /** The chunk's token rows from row `from` on (past the part a pause stored). */
+  const chunkRows = async (chunk: number, from = 0): Promise<number[][]> => {
     const tokens = await readChunkTokens(db, run, chunk);
     const rows: number[][] = [];
-    for (let r = 0; r < tokens.length / run.ctx; r++) rows.push(Array.from(tokens.subarray(r * run.ctx, (r + 1) * run.ctx)));
+    for (let r = from; r < tokens.length / run.ctx; r++) rows.push(Array.from(tokens.subarray(r * run.ctx, (r + 1) * run.ctx)));
     return rows;
   };
   // One batch is always queued ahead of the one being collected, so the engine works on the next batch
@@ -78,12 +80,19 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
   };
 
   try {
-    let rows = await chunkRows(run.chunksDone);
+    let rows = await chunkRows(run.chunksDone, run.partialRows ?? 0);
     ahead = launch(rows.slice(0, batchRows));
     while (run.chunksDone < run.nChunks) {
       const chunk = run.chunksDone;
-      const chunkTokens = rows.length * run.ctx;
+      const firstRow = run.partialRows ?? 0; // `rows` are the chunk's rows from this one on
       const parts: SparseActivations[] = [];
+      /** Stores the first `count` rows of `rows`, encoded in `parts`: the chunk's rest, or a part of it. */
+      const store = async (count: number) => {
+        const sparse = concatSparse(parts);
+        if (sparse.tokens !== count * run.ctx) throw new AppError('cache/mismatch', `The engine returned ${sparse.tokens} tokens for ${count * run.ctx}.`);
+        run = await writeChunk(db, runId, chunk, chunkToShards(sparse, run.width, firstRow * run.ctx), { firstRow, rows: count });
+        encodedTokens += count * run.ctx;
+      };
       // The next chunk's rows are read while this chunk encodes, so its first batch is queued without a wait.
       const nextRead = chunk + 1 < run.nChunks ? chunkRows(chunk + 1) : undefined;
       nextRead?.catch(() => undefined);
@@ -94,16 +103,16 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
         else if (nextRead) ahead = launch((nextRows = await nextRead).slice(0, batchRows));
         else ahead = undefined;
         parts.push(await current);
-        const inChunk = Math.min(rows.length, b + batchRows) * run.ctx;
-        if (inChunk === chunkTokens) break;
-        options.onProgress?.(progressOf(run, encodedTokens + inChunk, (now() - started) / 1000, inChunk));
-        // A pause drops the chunk in hand (it is not stored yet); resume encodes it again.
-        if (options.shouldPause?.()) return await pause();
+        const encoded = Math.min(rows.length, b + batchRows);
+        if (encoded === rows.length) break;
+        options.onProgress?.(progressOf(run, encodedTokens + encoded * run.ctx, (now() - started) / 1000, encoded * run.ctx));
+        // A pause keeps what the chunk in hand has encoded (the progress just shown); the batch queued after it is dropped.
+        if (options.shouldPause?.()) {
+          await store(encoded);
+          return await pause();
+        }
       }
-      const sparse = concatSparse(parts);
-      if (sparse.tokens !== chunkTokens) throw new AppError('cache/mismatch', `The engine returned ${sparse.tokens} tokens for a chunk of ${chunkTokens}.`);
-      run = await writeChunk(db, runId, chunk, chunkToShards(sparse, run.width));
-      encodedTokens += chunkTokens;
+      await store(rows.length);
       options.onProgress?.(progressOf(run, encodedTokens, (now() - started) / 1000));
       rows = nextRows;
       if (run.chunksDone < run.nChunks && options.shouldPause?.()) return await pause();
@@ -119,7 +128,7 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
 /** `pendingTokens`: tokens of the chunk in hand already encoded but not yet stored. */
 export function progressOf(run: CacheRun, encodedTokens: number, seconds: number, pendingTokens = 0): CacheProgress {
   const total = run.nRows * run.ctx;
-  const done = Math.min(total, run.chunksDone * run.chunkRows * run.ctx + pendingTokens);
+  const done = Math.min(total, storedTokens(run) + pendingTokens);
   const tokensPerSecond = seconds > 0 ? encodedTokens / seconds : 0;
   const etaSeconds = tokensPerSecond > 0 ? (total - done) / tokensPerSecond : undefined;
   const speed = tokensPerSecond > 0 ? ` · ${Math.round(tokensPerSecond).toLocaleString()} tokens/s · ${etaSeconds === undefined ? '' : `${formatDuration(etaSeconds)} left`}` : '';

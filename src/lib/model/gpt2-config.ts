@@ -61,6 +61,16 @@ export function parseGpt2Config(json: unknown, repo: string): Gpt2Config {
   };
 }
 
+/**
+ * Throws `model/too-long` for rows longer than the model's positions: past them every position would
+ * reuse the last position embedding and give wrong activations. `what` names the rows in the message.
+ */
+export function checkRowLength(length: number, config: Pick<Gpt2Config, 'nPositions'>, what = 'Rows'): void {
+  if (length > config.nPositions) {
+    throw new AppError('model/too-long', `${what} of ${length.toLocaleString()} tokens are longer than the model reads at once (${config.nPositions.toLocaleString()} positions): use at most ${config.nPositions.toLocaleString()}.`);
+  }
+}
+
 export const modelDims = (config: Gpt2Config): ModelDims => ({
   dModel: config.dModel,
   nHeads: config.nHead,

@@ -3,7 +3,7 @@
  * export, and the graph cut at a hook point.
  */
 export { buildHookModel, defaultOpset, finishModel, HOOK_OUTPUT, type BuiltModel } from './cut.ts';
-export { modelDims, parseGpt2Config, type Gpt2Config, type ModelDims } from './gpt2-config.ts';
+export { checkRowLength, modelDims, parseGpt2Config, type Gpt2Config, type ModelDims } from './gpt2-config.ts';
 export { countLayers, GRAPH_HOOK_SITES, locateHook, modelDModel, valueBias, type HookTensor } from './hook-graph.ts';
 export { HOOK_SITES, hookFromModuleName, hookName, hookSitesForWidth, parseHookName, type HookSite, type ParsedHook } from './hooks.ts';
 export { tokenFeeds, type HeadShape } from './feeds.ts';

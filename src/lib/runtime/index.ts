@@ -9,7 +9,7 @@ import { webgpuBackend } from './ort-session.ts';
 
 
 
-/** Starts the runtime for a page or worker at `baseUrl` (its `self.location.href`). */
+/** Starts the runtime; `baseUrl` resolves the wasm files' URLs (the worker module's `import.meta.url`: a worker started from a blob: URL has no usable location). */
 export function createWebRuntime(baseUrl: string): EngineRuntime {
   startWebRuntime(baseUrl);
   return { detectGpu: detectWebGpu, backend: webgpuBackend, gpuDevice: webgpuBackendDevice, loadCausalLm };

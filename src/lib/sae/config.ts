@@ -4,7 +4,7 @@
  * One row per config kind in CONFIG_KINDS: how to recognize it and how to read it.
  */
 import { AppError } from '../errors.ts';
-import { hookFromModuleName } from '../model/index.ts';
+import { hookFromModuleName, parseHookName } from '../model/index.ts';
 import type { SaeArchitecture, SaeNormalization } from './types.ts';
 
 export type ConfigKind = 'saelens-v6' | 'saelens-legacy' | 'sparsify' | 'sparsify-run' | 'gemmascope' | 'openai';
@@ -114,13 +114,53 @@ function parseNormalization(value: unknown, source: string): SaeNormalization | 
   return normalization;
 }
 
-function wholeNumber(value: unknown, field: string, source: string): number | undefined {
+/** What a numeric setting must be. Numbers saved as text ("32", as in safetensors `__metadata__`) count. */
+interface NumberRule {
+  /** `count`: a whole number from 1 (sizes, k); `index`: a whole number from 0; `positive`: any number above 0. */
+  kind: 'count' | 'index' | 'positive';
+  /**
+   * Set where the value is needed (a TopK SAE's k): null is refused. Elsewhere null means "not stated"
+   * (SAELens 6 saves unknown metadata as null; sizes are read from the weights anyway).
+   */
+  required?: boolean;
+}
+
+const RULE_TEXT: Record<NumberRule['kind'], string> = {
+  count: 'a whole number of at least 1',
+  index: 'a whole number (0 or more)',
+  positive: 'a number greater than 0',
+};
+
+/**
+ * A numeric setting: undefined when absent (or null, unless `required`), else the number, or `sae/bad-config`
+ * naming the file, the field and the value. A value that is present but wrong is never dropped silently.
+ */
+function numberSetting(value: unknown, field: string, source: string, rule: NumberRule): number | undefined {
+  if (value === undefined || (value === null && !rule.required)) return undefined;
   const n = num(value);
-  if (value === undefined || value === null) return undefined;
-  if (n === undefined || !Number.isInteger(n) || n < 0) {
-    throw new AppError('sae/bad-config', `${source} has ${field} ${JSON.stringify(value)}; it must be a whole number. Correct the file.`);
-  }
+  const ok = n !== undefined && (rule.kind === 'positive' ? n > 0 : Number.isInteger(n) && n >= (rule.kind === 'count' ? 1 : 0));
+  if (!ok) throw new AppError('sae/bad-config', `${source} has ${field} ${JSON.stringify(value)}; it must be ${RULE_TEXT[rule.kind]}. Correct the file, or drop the weights without it and set the options by hand.`);
   return n;
+}
+
+const countSetting = (value: unknown, field: string, source: string) => numberSetting(value, field, source, { kind: 'count' });
+const indexSetting = (value: unknown, field: string, source: string) => numberSetting(value, field, source, { kind: 'index' });
+
+/**
+ * k as a config states it. An SAE that runs TopK needs a whole k from 1 (null is refused); other
+ * architectures ignore it, so null passes and a fraction too (batchtopk trains on a batch average of k).
+ */
+function kSetting(value: unknown, field: string, source: string, architecture: ConfigArchitecture | undefined): number | undefined {
+  return numberSetting(value, field, source, architecture === 'topk' ? { kind: 'count', required: true } : { kind: 'positive' });
+}
+
+/** The first of `keys` that a getter finds, with its name (for messages). */
+function firstKey(get: (key: string) => unknown, keys: readonly string[]): [key: string, value: unknown] {
+  for (const key of keys) {
+    const value = get(key);
+    if (value !== undefined) return [key, value];
+  }
+  return [keys[0]!, undefined];
 }
 
 function saeLensVersionMajor(cfg: Json): number | undefined {
@@ -157,21 +197,31 @@ function parseSaeLens(kind: 'saelens-v6' | 'saelens-legacy') {
     }
     const kwargs = obj(get('activation_fn_kwargs')) ?? {};
     const modelKwargs = obj(get('model_from_pretrained_kwargs'));
-    const headIndex = get('hook_head_index', 'hook_point_head_index');
+    const [headKey, headIndex] = firstKey(get, ['hook_head_index', 'hook_point_head_index']);
     const version = str(get('sae_lens_version')) ?? str(get('sae_lens_training_version'));
-    const scale = SCALE_KEYS.map((key) => num(get(key))).find((v) => v !== undefined);
+    // Every scale key that is present is checked; the first one set wins.
+    const scale = SCALE_KEYS.map((key) => numberSetting(get(key), key, source, { kind: 'positive' })).find((v) => v !== undefined);
+    const kFromKwargs = get('k') === undefined || (get('k') === null && kwargs.k !== undefined);
+    const k = kFromKwargs ? kSetting(kwargs.k, 'activation_fn_kwargs.k', source, architecture) : kSetting(get('k'), 'k', source, architecture);
+    const hookName = str(get('hook_name', 'hook_point'));
+    // The layer is in the hook name too; the field is only checked, and compared with the name.
+    const [layerKey, layerValue] = firstKey(get, ['hook_layer', 'hook_point_layer']);
+    const layer = indexSetting(layerValue, layerKey, source);
+    const namedLayer = hookName === undefined ? undefined : parseHookName(hookName)?.layer;
+    if (layer !== undefined && namedLayer !== undefined && layer !== namedLayer) {
+      warnings.push(`${source} has ${layerKey} ${layer}, but its hook ${hookName} is in block ${namedLayer}; the hook name is used.`);
+    }
 
     return defined<ParsedConfig>({
       kind,
       source,
       warnings,
       architecture,
-      // Checked once the architecture is known: batchtopk SAEs may save a fractional k they do not use.
-      k: num(get('k') ?? kwargs.k),
-      dIn: wholeNumber(get('d_in'), 'd_in', source),
-      width: wholeNumber(get('d_sae'), 'd_sae', source),
-      hookName: str(get('hook_name', 'hook_point')),
-      hookHeadIndex: headIndex === null ? null : wholeNumber(headIndex, 'hook_head_index', source),
+      k,
+      dIn: countSetting(get('d_in'), 'd_in', source),
+      width: countSetting(get('d_sae'), 'd_sae', source),
+      hookName,
+      hookHeadIndex: headIndex === null ? null : indexSetting(headIndex, headKey, source),
       normalizeActivations: parseNormalization(get('normalize_activations'), source),
       normalizationScale: scale,
       applyBDecToInput: bool(get('apply_b_dec_to_input')),
@@ -180,7 +230,7 @@ function parseSaeLens(kind: 'saelens-v6' | 'saelens-legacy') {
       centerResidual: modelKwargs ? bool(modelKwargs.center_writing_weights) : undefined,
       hasModelKwargs: modelKwargs !== undefined,
       modelName: str(get('model_name')),
-      contextSize: wholeNumber(get('context_size'), 'context_size', source),
+      contextSize: countSetting(get('context_size'), 'context_size', source),
       saeLensVersion: version,
     });
   };
@@ -196,17 +246,17 @@ function parseSparsify(cfg: Json, source: string): ParsedConfig {
   }
   if (bool(cfg.transcode)) warnings.push(`${source}: this is a sparsify transcoder; its features are read from the input hook point, and its output is not reconstructed here.`);
   if (bool(cfg.skip_connection)) warnings.push(`${source}: the skip connection (W_skip) is ignored; it does not change which features fire.`);
-  const k = wholeNumber(cfg.k, 'k', source);
-  const numLatents = wholeNumber(cfg.num_latents, 'num_latents', source);
+  // num_latents 0 means expansion_factor × d_in; k has no such meaning (sparsify's default is 32).
+  const numLatents = indexSetting(cfg.num_latents, 'num_latents', source);
   return defined<ParsedConfig>({
     kind: 'sparsify',
     source,
     warnings,
     architecture: 'topk',
-    k: k === 0 ? undefined : k,
+    k: kSetting(cfg.k, 'k', source, 'topk'),
     width: numLatents === 0 ? undefined : numLatents,
-    expansionFactor: num(cfg.expansion_factor),
-    dIn: wholeNumber(cfg.d_in, 'd_in', source),
+    expansionFactor: countSetting(cfg.expansion_factor, 'expansion_factor', source),
+    dIn: countSetting(cfg.d_in, 'd_in', source),
   });
 }
 
@@ -221,7 +271,7 @@ function parseSparsifyRun(cfg: Json, source: string): ParsedConfig {
     architecture: sae.architecture,
     k: sae.k,
     modelName: model,
-    contextSize: wholeNumber(cfg.ctx_len, 'ctx_len', source),
+    contextSize: countSetting(cfg.ctx_len, 'ctx_len', source),
   });
 }
 
@@ -244,7 +294,7 @@ function parseGemmaScope(cfg: Json, source: string): ParsedConfig {
     source,
     warnings,
     architecture,
-    width: wholeNumber(cfg.width, 'width', source),
+    width: countSetting(cfg.width, 'width', source),
     hookName,
     modelName: str(cfg.model_name),
   });
@@ -263,9 +313,9 @@ function parseOpenAi(cfg: Json, source: string): ParsedConfig {
     source,
     warnings: [],
     architecture,
-    k: wholeNumber(cfg.k ?? obj(cfg.activation_state_dict)?.k, 'k', source),
-    width: wholeNumber(cfg.n_latents, 'n_latents', source),
-    dIn: wholeNumber(cfg.n_inputs, 'n_inputs', source),
+    k: cfg.k !== undefined ? kSetting(cfg.k, 'k', source, architecture) : kSetting(obj(cfg.activation_state_dict)?.k, 'activation_state_dict.k', source, architecture),
+    width: countSetting(cfg.n_latents, 'n_latents', source),
+    dIn: countSetting(cfg.n_inputs, 'n_inputs', source),
     normalizeActivations: normalize === undefined ? undefined : normalize ? 'layer_norm' : 'none',
     openaiVersion: versionMatch ? (`v${versionMatch[1]}` as OpenAiVersion) : undefined,
     hookName: str(cfg.hook_name),
@@ -321,10 +371,14 @@ export const CONFIG_KINDS: readonly ConfigKindDef[] = [
   },
 ];
 
+/** The first config kind that recognizes `cfg`, if any. */
+export function configKindOf(cfg: Record<string, unknown>): ConfigKindDef | undefined {
+  return CONFIG_KINDS.find((k) => k.matches(cfg));
+}
+
 /** Reads a config with the first kind that recognizes it; undefined when none does. */
 export function parseSaeConfig(cfg: Record<string, unknown>, source: string): ParsedConfig | undefined {
-  const kind = CONFIG_KINDS.find((k) => k.matches(cfg));
-  return kind?.parse(cfg, source);
+  return configKindOf(cfg)?.parse(cfg, source);
 }
 
 /**

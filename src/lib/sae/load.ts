@@ -4,10 +4,10 @@
  */
 import { AppError, errorCode, type ErrorCode } from '../errors.ts';
 import type { SafetensorsReader, TensorEntry } from '../formats/index.ts';
-import { metadataAsConfig, parseSaeConfig, type ParsedConfig } from './config.ts';
+import { configKindOf, metadataAsConfig, parseSaeConfig, type ConfigKind, type ParsedConfig } from './config.ts';
 import { basename, dirname } from '../util/index.ts';
 import { groupSaeFiles, noWeightsError, openSafetensors, readJsonConfig, type FileGroup } from './files.ts';
-import { detectLayout, layoutById, type SaeLayout, type TensorTransform } from './layouts.ts';
+import { detectLayout, layoutById, type LayoutTensor, type SaeLayout, type TensorTransform } from './layouts.ts';
 import { buildSaeSpec } from './spec.ts';
 import { summarizeSae } from './settings.ts';
 import type { CanonicalTensor, SaeInputFile, SaeSpec, SaeWeights } from './types.ts';
@@ -49,11 +49,19 @@ function withPath<T>(path: string, fn: () => T): T {
   }
 }
 
-type ConfigResult = { parsed?: ParsedConfig; path: string };
+/** A config file read: what it says, or why a config of a kind we know could not be read. */
+type ConfigResult = { parsed?: ParsedConfig; path: string; kind?: ConfigKind; error?: unknown };
 
+/** Throws when the file is no JSON object; keeps a parse error with the kind that raised it. */
 async function readConfig(file: SaeInputFile): Promise<ConfigResult> {
-  const parsed = parseSaeConfig(await readJsonConfig(file), file.path);
-  return parsed ? { parsed, path: file.path } : { path: file.path };
+  const cfg = await readJsonConfig(file);
+  const kind = configKindOf(cfg);
+  try {
+    const parsed = kind?.parse(cfg, file.path);
+    return { path: file.path, ...(kind ? { kind: kind.kind } : {}), ...(parsed ? { parsed } : {}) };
+  } catch (error) {
+    return { path: file.path, ...(kind ? { kind: kind.kind } : {}), error };
+  }
 }
 
 async function detectGroup(group: FileGroup, configCache: Map<string, Promise<ConfigResult>>): Promise<SaeCandidate> {
@@ -70,14 +78,17 @@ async function detectGroup(group: FileGroup, configCache: Map<string, Promise<Co
   const configPaths: string[] = [];
   if (group.config) {
     const result = await cached(group.config);
+    if (result.error) throw result.error;
     if (result.parsed) {
       configs.push(result.parsed);
       configPaths.push(result.path);
     } else ignoredConfigs.push(result.path);
   }
   // Folders above may hold a sparsify run config (model name, shared k); other configs there belong to other SAEs.
+  // A run config that is wrong is an error (its k would otherwise give way to the default); other files there are skipped.
   for (const ancestor of group.ancestorConfigs) {
     const result = await cached(ancestor).catch(() => ({ path: ancestor.path }) as ConfigResult);
+    if (result.kind === 'sparsify-run' && result.error) throw result.error;
     if (result.parsed?.kind === 'sparsify-run') {
       configs.push(result.parsed);
       configPaths.push(result.path);
@@ -177,6 +188,54 @@ const TRANSFORMS: Record<TensorTransform, (data: Float32Array, entry: TensorEntr
   exp: (data) => data.map(Math.exp),
 };
 
+/** Where value `index` of a tensor is, in the file's own layout, with the feature it belongs to when one axis is the width. */
+function positionText(index: number, shape: readonly number[], dims: LayoutTensor['shape'] | undefined): string {
+  const at: number[] = [];
+  let rest = index;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    at[axis] = rest % shape[axis]!;
+    rest = Math.floor(rest / shape[axis]!);
+  }
+  const place = at.length === 1 ? `index ${at[0]}` : at.length === 2 ? `row ${at[0]}, column ${at[1]}` : `position [${at.join(', ')}]`;
+  const featureAxis = dims?.indexOf('n') ?? -1;
+  return featureAxis >= 0 && dims!.length === at.length ? `${place} (feature ${at[featureAxis]})` : place;
+}
+
+/**
+ * Refuses a tensor holding NaN or ±Inf (a damaged file, or one saved after training diverged): one NaN in
+ * W_enc silences every feature, an Inf in b_enc fires one on every token. One pass, no copy; counting the
+ * kinds takes a second pass over the rest only when a bad value is found. `what` names a derived tensor.
+ */
+function checkFinite(data: Float32Array, key: string, shape: readonly number[], dims: LayoutTensor['shape'] | undefined, what?: string): void {
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    // v - v is 0 for every finite v and NaN for NaN and ±Inf.
+    if (v - v !== 0) {
+      first = i;
+      break;
+    }
+  }
+  if (first < 0) return;
+  let nan = 0;
+  let plus = 0;
+  let minus = 0;
+  for (let i = first; i < data.length; i++) {
+    const v = data[i]!;
+    if (v !== v) nan++;
+    else if (v === Infinity) plus++;
+    else if (v === -Infinity) minus++;
+  }
+  const count = nan + plus + minus;
+  const kinds = [nan && `${nan} NaN`, plus && `${plus} +Inf`, minus && `${minus} -Inf`].filter(Boolean).join(', ');
+  const values = what ? `value${count === 1 ? '' : 's'} whose ${what} is not finite` : `non-finite value${count === 1 ? '' : 's'}`;
+  throw new AppError(
+    'sae/non-finite',
+    `Tensor ${key} [${shape.join(', ')}] has ${count} ${values} (${kinds}) of ${data.length}; the first is at ${positionText(first, shape, dims)}. ` +
+      'The file is damaged, or it was saved after training diverged; such weights cannot encode anything meaningful. Download the file again, or use a checkpoint saved before the loss became NaN.',
+  );
+}
+
 /** Canonical weights each architecture needs. */
 const REQUIRED_BY_ARCHITECTURE: Record<SaeSpec['architecture'], readonly CanonicalTensor[]> = {
   relu: ['wEnc', 'bEnc', 'wDec', 'bDec'],
@@ -195,8 +254,15 @@ export interface LoadWeightsOptions {
  * Reads the weights as float32 in the canonical layout (W_enc [dIn, width], W_dec [width, dIn]),
  * converting F16/BF16/F64 and transposing sparsify and OpenAI matrices.
  */
-export async function loadSaeWeights(candidate: Pick<SaeCandidate, 'layoutId' | 'reader'>, spec: SaeSpec, options: LoadWeightsOptions = {}): Promise<SaeWeights> {
+export async function loadSaeWeights(
+  candidate: Pick<SaeCandidate, 'layoutId' | 'reader'> & Partial<Pick<SaeCandidate, 'weightsPath'>>,
+  spec: SaeSpec,
+  options: LoadWeightsOptions = {},
+): Promise<SaeWeights> {
   const refs = saeTensorRefs(candidate);
+  const layout = layoutById(candidate.layoutId);
+  const dimsOf = (key: string) => layout.tensors.find((tensor) => tensor.key === key)?.shape;
+  const named = <T>(fn: () => T): T => (candidate.weightsPath === undefined ? fn() : withPath(candidate.weightsPath, fn));
   const missing = REQUIRED_BY_ARCHITECTURE[spec.architecture].filter((name) => !refs[name]);
   if (missing.length > 0) {
     throw new AppError(
@@ -224,12 +290,17 @@ export async function loadSaeWeights(candidate: Pick<SaeCandidate, 'layoutId' | 
     if (data) {
       data = data.slice(); // gated's b_gate is both bEnc and bGate: give each its own array
     } else {
-      data = await candidate.reader.float32(ref.key);
+      const fresh = await candidate.reader.float32(ref.key);
+      named(() => checkFinite(fresh, ref.key, ref.entry.shape, dimsOf(ref.key)));
+      data = fresh;
       if (sharedKeys.has(ref.key)) decoded.set(ref.key, data);
       done += ref.entry.end - ref.entry.begin;
       options.onProgress?.(done, total);
     }
-    out[name] = TRANSFORMS[ref.transform](data, ref.entry);
+    const canonical = TRANSFORMS[ref.transform](data, ref.entry);
+    // exp(log_threshold) overflows float32 above about 88.7.
+    if (ref.transform === 'exp') named(() => checkFinite(canonical, ref.key, ref.entry.shape, dimsOf(ref.key), `exp(${ref.key})`));
+    out[name] = canonical;
   }
   return out as SaeWeights;
 }

@@ -290,10 +290,13 @@ export function buildSaeSpec(inputs: SpecInputs): SaeSpec {
 
   let k: number | undefined;
   if (architecture === 'topk') {
-    k = take('k');
+    const resolved = resolve(layers, 'k');
+    noteGuess('k', resolved.layer);
+    k = resolved.value;
+    const said = resolved.layer ? `${resolved.layer.source} has k ${k}` : `k is ${k}`;
     if (k === undefined) missing.push('k');
-    else if (!Number.isInteger(k) || k < 1) throw new AppError('sae/bad-config', `k is ${k}; a TopK SAE needs a whole number of active features of at least 1. Correct the config.`);
-    else if (k > detected.width) throw mismatch(`k is ${k}, but the SAE has only ${detected.width} features. The config belongs to another SAE; correct k.`);
+    else if (!Number.isInteger(k) || k < 1) throw new AppError('sae/bad-config', `${said}; a TopK SAE needs a whole number of active features of at least 1. Correct the config.`);
+    else if (k > detected.width) throw mismatch(`${said}, but the SAE has only ${detected.width} features. The config belongs to another SAE; correct k.`);
   }
 
   let hook = take('hookName');
@@ -316,7 +319,7 @@ export function buildSaeSpec(inputs: SpecInputs): SaeSpec {
   let normalizationScale = take('normalizationScale');
   if (normalizeActivations !== 'expected_average_only_in') normalizationScale = undefined;
   else if (normalizationScale === undefined) {
-    warnings.push('The input scale for expected_average_only_in normalization is not in the config; it will be estimated from your corpus (sqrt(d_in) / mean norm), which only approximates the scale used in training.');
+    warnings.push('The input scale for expected_average_only_in normalization is not in the config; enter it, or estimate it from sample text (sqrt(d_in) over the mean norm of the hook’s activations on that text), which only approximates the scale used in training: the more and the more typical the text, the closer.');
   }
 
   const centerContext: CenterContext = { explicit: resolve(layers, 'centerResidual'), normalization: normalizeActivations, hook: parsedHook, configs };

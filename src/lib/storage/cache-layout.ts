@@ -32,9 +32,12 @@ export const shardCount = (width: number): number => Math.ceil(width / SHARD_FEA
 /** Rows per chunk: as many as fit in MAX_CHUNK_TOKENS tokens. */
 export const chunkRowsFor = (ctx: number): number => Math.max(1, Math.floor(MAX_CHUNK_TOKENS / ctx));
 
-/** Regroups a chunk's token-major activations by feature. */
-export function chunkToShards(sparse: SparseActivations, width: number): ShardRecord[] {
-  if (sparse.tokens > MAX_CHUNK_TOKENS) throw new Error(`a chunk holds at most ${MAX_CHUNK_TOKENS} tokens, got ${sparse.tokens}`);
+/**
+ * Regroups a chunk's token-major activations by feature. `firstToken`: where in the chunk the first
+ * token stands, for a part of a chunk (the rows a pause left stored), so positions stay chunk-relative.
+ */
+export function chunkToShards(sparse: SparseActivations, width: number, firstToken = 0): ShardRecord[] {
+  if (firstToken + sparse.tokens > MAX_CHUNK_TOKENS) throw new Error(`a chunk holds at most ${MAX_CHUNK_TOKENS} tokens, got ${firstToken + sparse.tokens}`);
   const shards = shardCount(width);
   const perFeature = new Uint32Array(shards * SHARD_FEATURES);
   for (let i = 0; i < sparse.features.length; i++) perFeature[sparse.features[i]!]!++;
@@ -47,7 +50,7 @@ export function chunkToShards(sparse: SparseActivations, width: number): ShardRe
   for (let t = 0; t < sparse.tokens; t++) {
     for (let i = sparse.offsets[t]!; i < sparse.offsets[t + 1]!; i++) {
       const at = cursor[sparse.features[i]!]!++;
-      tokens[at] = t;
+      tokens[at] = firstToken + t;
       values[at] = float32ToFloat16Bits(sparse.values[i]!);
     }
   }
@@ -62,6 +65,40 @@ export function chunkToShards(sparse: SparseActivations, width: number): ShardRe
     records.push({ shard, counts, tokens: tokens.slice(begin, end), values: values.slice(begin, end) });
   }
   return records;
+}
+
+/**
+ * One shard's record of a chunk whose parts were stored apart: per feature the tokens of `a` (the part
+ * stored first), then those of `b`. Merging the parts of a chunk in order gives exactly the record of the
+ * whole chunk, so a paused and resumed run stores the same bytes as an uninterrupted one.
+ */
+export function mergeShardRecords(a: ShardRecord, b: ShardRecord): ShardRecord {
+  if (a.shard !== b.shard || a.counts.length !== b.counts.length) throw new Error(`cannot merge shard ${b.shard} (${b.counts.length} features) into shard ${a.shard} (${a.counts.length} features)`);
+  // Parts are successive token ranges of the chunk: every token of `b` comes after every token of `a`.
+  let lastOfA = -1;
+  let firstOfB = Infinity;
+  for (const t of a.tokens) lastOfA = Math.max(lastOfA, t);
+  for (const t of b.tokens) firstOfB = Math.min(firstOfB, t);
+  if (firstOfB <= lastOfA) throw new Error(`shard ${a.shard}: the later part starts at token ${firstOfB}, not after the earlier part's last token ${lastOfA}`);
+  const counts = new Uint16Array(a.counts.length);
+  const tokens = new Uint16Array(a.tokens.length + b.tokens.length);
+  const values = new Uint16Array(tokens.length);
+  let at = 0;
+  let inA = 0;
+  let inB = 0;
+  for (let f = 0; f < counts.length; f++) {
+    const fromA = a.counts[f]!;
+    const fromB = b.counts[f]!;
+    counts[f] = fromA + fromB;
+    tokens.set(a.tokens.subarray(inA, inA + fromA), at);
+    values.set(a.values.subarray(inA, inA + fromA), at);
+    tokens.set(b.tokens.subarray(inB, inB + fromB), at + fromA);
+    values.set(b.values.subarray(inB, inB + fromB), at + fromA);
+    at += fromA + fromB;
+    inA += fromA;
+    inB += fromB;
+  }
+  return { shard: a.shard, counts, tokens, values };
 }
 
 /** One feature's activations within a shard record: token indices (in the chunk) and float16 bits. */

@@ -2,13 +2,14 @@
  * The activation cache in IndexedDB. A run's token matrix is written once when the run is created, so
  * a resumed run encodes exactly the same rows; each chunk's shard records and the run's progress are
  * written in one transaction, so after a crash, a closed tab or a full disk the cache holds whole
- * chunks only and resumes at the first missing one.
+ * chunks only and resumes at the first missing one. A pause stores the encoded rows of the chunk in
+ * hand as a part (merged into the chunk's records, also in one transaction), and resume goes on after it.
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { float16BitsToFloat32 } from '../formats/index.ts';
 import { sha256Hex } from '../util/index.ts';
-import { chunkRowsFor, featureInShard, recordBytes, SHARD_FEATURES, type ShardRecord } from './cache-layout.ts';
+import { chunkRowsFor, featureInShard, mergeShardRecords, recordBytes, SHARD_FEATURES, type ShardRecord } from './cache-layout.ts';
 
 export interface CacheSettings {
   model: { repo: string; revision: string; hubUrl: string };
@@ -18,7 +19,11 @@ export interface CacheSettings {
     encoding?: string;
   };
   /** What the rows were made from, for the user and for reproducibility. */
-  dataset: { description: string; seed: number; ctx: number; maxTokens: number; prependBos: boolean };
+  dataset: {
+    description: string; seed: number; ctx: number; maxTokens: number; prependBos: boolean;
+    /** Where the documents came from as delphi's config.json names it (absent for token rows given directly). */
+    source?: { repo: string; split: string; name: string; column: string };
+  };
 }
 
 export type CacheStatus = 'ready' | 'running' | 'paused' | 'done' | 'failed';
@@ -34,6 +39,11 @@ export interface CacheRun {
   nChunks: number;
   /** Chunks 0..chunksDone-1 are stored; resuming starts at chunksDone. */
   chunksDone: number;
+  /**
+   * Rows of chunk `chunksDone` already stored (a part a pause kept), so resuming starts at that row.
+   * 0 when none; absent (also 0) on runs stored before parts existed.
+   */
+  partialRows?: number;
   /** Stored non-zero activations. */
   nnz: number;
   /** Bytes of stored payloads (token matrix, counts, positions, values). */
@@ -89,7 +99,7 @@ export async function createRun(db: CacheDatabase, id: string, settings: CacheSe
   const narrow = vocabSize <= 65536;
   const run: CacheRun = {
     id, createdAt: new Date().toISOString(), settings, nRows, ctx, width: settings.sae.width, chunkRows, nChunks,
-    chunksDone: 0, nnz: 0, bytes: tokens.length * (narrow ? 2 : 4), status: 'ready',
+    chunksDone: 0, partialRows: 0, nnz: 0, bytes: tokens.length * (narrow ? 2 : 4), status: 'ready',
   };
   try {
     const tx = db.transaction(['runs', 'tokens'], 'readwrite');
@@ -104,6 +114,12 @@ export async function createRun(db: CacheDatabase, id: string, settings: CacheSe
   }
   return run;
 }
+
+/** Tokens whose activations are stored: whole chunks and the stored part of the next one. */
+export const storedTokens = (run: CacheRun): number => Math.min(run.nRows, run.chunksDone * run.chunkRows + (run.partialRows ?? 0)) * run.ctx;
+
+/** Rows of chunk `chunk` (the last one can be short). */
+export const rowsInChunk = (run: CacheRun, chunk: number): number => Math.max(0, Math.min(run.chunkRows, run.nRows - chunk * run.chunkRows));
 
 export async function getRun(db: CacheDatabase, id: string): Promise<CacheRun> {
   const run = await db.get('runs', id);
@@ -143,23 +159,38 @@ export async function readChunkTokens(db: CacheDatabase, run: CacheRun, chunk: n
 }
 
 /**
- * Stores chunk `chunk` and advances the run's progress in one transaction. Only the next chunk is
- * accepted, so a chunk can be neither skipped nor stored twice.
+ * Stores chunk `chunk`, or a part of it (`part`: `rows` rows from row `firstRow` of the chunk, with
+ * chunk-relative token positions), and advances the run's progress in one transaction. Only what comes
+ * next is accepted (the next chunk, from the row after its stored part), so nothing can be skipped or
+ * stored twice. A part is merged into the chunk's stored records; the part that completes the chunk
+ * advances `chunksDone`, any other one `partialRows`.
  */
-export async function writeChunk(db: CacheDatabase, runId: string, chunk: number, records: ShardRecord[]): Promise<CacheRun> {
+export async function writeChunk(db: CacheDatabase, runId: string, chunk: number, records: ShardRecord[], part?: { firstRow: number; rows: number }): Promise<CacheRun> {
   try {
     const tx = db.transaction(['runs', 'shards'], 'readwrite');
     const run = await tx.objectStore('runs').get(runId);
     if (!run) throw new AppError('cache/not-found', `There is no cache "${runId}" in this browser.`);
     if (chunk !== run.chunksDone) throw new AppError('cache/bad-input', `Chunk ${chunk} arrived but the cache expects chunk ${run.chunksDone}.`);
+    const stored = run.partialRows ?? 0;
+    const { firstRow, rows } = part ?? { firstRow: 0, rows: rowsInChunk(run, chunk) };
+    if (firstRow !== stored || rows < 1 || firstRow + rows > rowsInChunk(run, chunk)) {
+      throw new AppError('cache/bad-input', `Rows ${firstRow} to ${firstRow + rows - 1} of chunk ${chunk} arrived but the cache expects ${rowsInChunk(run, chunk) - stored} rows from row ${stored}.`);
+    }
+    // The stored part's records, read and merged before anything is written, so a refused merge writes nothing.
+    const before = stored ? await Promise.all(records.map((record) => tx.objectStore('shards').get([runId, record.shard, chunk]))) : [];
+    const merged = records.map((record, i) => (before[i] ? mergeShardRecords(before[i], record) : record));
     let nnz = 0;
     let bytes = 0;
-    for (const record of records) {
+    merged.forEach((record, i) => {
       void tx.objectStore('shards').put(record, [runId, record.shard, chunk]).catch(() => undefined);
-      nnz += record.tokens.length;
-      bytes += recordBytes(record);
-    }
-    const updated: CacheRun = { ...run, chunksDone: chunk + 1, nnz: run.nnz + nnz, bytes: run.bytes + bytes, status: chunk + 1 === run.nChunks ? 'done' : run.status };
+      nnz += records[i]!.tokens.length;
+      bytes += recordBytes(record) - (before[i] ? recordBytes(before[i]) : 0);
+    });
+    const complete = firstRow + rows === rowsInChunk(run, chunk);
+    const updated: CacheRun = {
+      ...run, chunksDone: complete ? chunk + 1 : chunk, partialRows: complete ? 0 : firstRow + rows, nnz: run.nnz + nnz, bytes: run.bytes + bytes,
+      status: complete && chunk + 1 === run.nChunks ? 'done' : run.status,
+    };
     void tx.objectStore('runs').put(updated).catch(() => undefined);
     await tx.done;
     return updated;

@@ -3,7 +3,7 @@
  * the one running now and its progress, and the browser's storage.
  */
 import * as Comlink from 'comlink';
-import { corpusKindOf } from '../../lib/index.ts';
+import { checkCorpusNumbers, corpusKindOf } from '../../lib/index.ts';
 import type { CacheProgress, CacheRun, ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, Progress } from '../../../workers/engine/api.ts';
 import type { EngineState } from './engine.svelte.ts';
 
@@ -29,17 +29,28 @@ export class CacheState {
   /** Progress of an export or import. */
   transfer = $state.raw<Progress | undefined>();
   busy = $state(false);
+  /** The cache panel's last failure: it stays until the user acts (a new action or dismissing it). */
   error = $state<string | undefined>();
+  /** What the cache panel says that is not an error (e.g. an import that was already here). */
+  notice = $state<string | undefined>();
   corpusError = $state<string | undefined>();
   storage = $state.raw<StorageInfo | undefined>();
 
   constructor(private readonly engine: EngineState) {}
 
+  /** Reloads the list of caches and the storage figures. It is not a user action: errors shown stay. */
   async refresh(): Promise<void> {
-    await this.task(async () => {
+    try {
       this.caches = (await this.engine.api.listCaches()).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-    });
+    } catch (error) {
+      this.error = (error as Error).message;
+    }
     await this.refreshStorage();
+  }
+
+  dismissError(): void {
+    this.error = undefined;
+    this.notice = undefined;
   }
 
   async columns(source: CorpusColumnsSource): Promise<ColumnListing | undefined> {
@@ -61,12 +72,18 @@ export class CacheState {
     }
   }
 
+  /** Tokenizes and packs the corpus; numbers the form would refuse (see checkCorpusNumbers) are refused here too. */
   async prepare(source: CorpusSource, options: Omit<CorpusOptions, 'prependBos'>): Promise<void> {
     this.corpus = undefined;
     this.packing = undefined;
+    const checked = checkCorpusNumbers(options, this.engine.model?.nPositions);
+    if (!checked.ok) {
+      this.corpusError = Object.values(checked.errors).join(' ');
+      return;
+    }
     await this.task(async (signal) => {
       const prependBos = this.engine.sae?.spec.prependBos ?? false;
-      this.corpus = await this.engine.api.prepareCorpus(source, { ...options, prependBos }, Comlink.proxy((progress: Progress) => (this.packing = progress)), signal);
+      this.corpus = await this.engine.api.prepareCorpus(source, { ...checked.numbers, prependBos }, Comlink.proxy((progress: Progress) => (this.packing = progress)), signal);
     }, 'corpus');
   }
 
@@ -133,8 +150,13 @@ export class CacheState {
   }
 
   async importDelphi(files: File[]): Promise<void> {
+    const before = new Set(this.caches.map((run) => run.id));
     await this.task(async (signal) => {
-      await this.engine.api.importDelphi(files.map((file) => ({ path: file.webkitRelativePath || file.name, blob: file })), Comlink.proxy((progress: Progress) => (this.transfer = progress)), signal);
+      const runs = await this.engine.api.importDelphi(files.map((file) => ({ path: file.webkitRelativePath || file.name, blob: file })), Comlink.proxy((progress: Progress) => (this.transfer = progress)), signal);
+      const already = runs.filter((run) => before.has(run.id));
+      if (already.length > 0) {
+        this.notice = `Already in this browser, so not imported again: ${already.map((run) => `${run.settings.sae.hookName} (${run.settings.sae.label}, from ${new Date(run.createdAt).toLocaleString()})`).join('; ')}.`;
+      }
     });
     await this.refresh();
   }
@@ -158,6 +180,7 @@ export class CacheState {
     const control = new AbortController();
     this.taskSignal = control;
     this.busy = true;
+    this.notice = undefined;
     if (panel === 'corpus') this.corpusError = undefined;
     else this.error = undefined;
     try {

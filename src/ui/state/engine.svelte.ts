@@ -5,6 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import { registerTransferHandlers } from '../../../workers/comlink-handlers.ts';
+import { PolicyWorker } from '../content-security-policy.ts';
 import type { EngineApi, LoadedModel, ModelSource, Progress, ReadySae, SaeFilesResult, SaeSpec, WebGpuStatus } from '../../../workers/engine/api.ts';
 
 /** One token of the sample text with its strongest features. */
@@ -27,9 +28,15 @@ export class EngineState {
   saeBusy = $state(false);
   saeError = $state<string | undefined>();
   sample = $state.raw<TokenFeatures[] | undefined>();
+  sampleError = $state<string | undefined>();
+  /** Something the SAE panel should say that is not an error (e.g. the SAE was released). */
+  saeNote = $state<string | undefined>();
 
   constructor() {
     registerTransferHandlers();
+    // Vite bundles the worker where it sees `new Worker(new URL(…, import.meta.url))`; this `Worker` starts
+    // it from a blob: module so that it runs under the page's Content-Security-Policy.
+    const Worker = PolicyWorker;
     const worker = new Worker(new URL('../../../workers/engine/engine.worker.ts', import.meta.url), { type: 'module', name: 'engine' });
     this.api = Comlink.wrap<EngineApi>(worker);
   }
@@ -42,7 +49,7 @@ export class EngineState {
     }
   }
 
-  /** The hub the loaded model came from (datasets are read from the same one). */
+  /** The hub the loaded model came from (the corpus panel offers the demo hub for datasets when it is the demo's). */
   hubUrl = $state<string | undefined>();
 
   private loadControl: AbortController | undefined;
@@ -54,6 +61,12 @@ export class EngineState {
     this.error = undefined;
     this.progress = undefined;
     this.model = undefined;
+    // The worker releases the SAE's GPU session with the old model: what the SAE panel showed is no longer true.
+    if (this.sae) this.saeNote = 'The SAE was released with the previous model: choose "Use this SAE" again.';
+    this.sae = undefined;
+    this.sample = undefined;
+    this.sampleError = undefined;
+    this.saeError = undefined;
     try {
       this.hubUrl = source.hubUrl;
       this.model = await this.api.loadModel(source, Comlink.proxy((progress: Progress) => (this.progress = progress)), control.signal);
@@ -84,6 +97,7 @@ export class EngineState {
   async selectSae(id: string, overrides: Partial<SaeSpec>): Promise<void> {
     await this.saeTask(async () => {
       this.sae = undefined;
+      this.sample = undefined;
       this.sae = await this.api.selectSae(id, { overrides: $state.snapshot(overrides) as Partial<SaeSpec> });
     });
   }
@@ -99,10 +113,14 @@ export class EngineState {
 
   /** Runs the sample text through model and SAE and keeps each token's strongest features. */
   async encodeText(text: string): Promise<void> {
+    this.sampleError = undefined;
     await this.saeTask(async () => {
+      this.sample = undefined;
       const prependBos = this.sae?.spec.prependBos ?? false;
       const { ids, pieces } = await this.api.tokenize(text);
       const row = prependBos ? [this.bosId(), ...ids] : ids;
+      const limit = this.model?.nPositions ?? Infinity;
+      if (row.length > limit) throw new Error(`The text is ${row.length.toLocaleString()} tokens; the model reads at most ${limit.toLocaleString()} at once. Shorten it.`);
       const sparse = await this.api.encode([row]);
       const shown = prependBos ? ['<bos>', ...pieces] : pieces;
       this.sample = shown.map((piece, t) => {
@@ -111,7 +129,7 @@ export class EngineState {
         features.sort((a, b) => b.value - a.value);
         return { piece, features: features.slice(0, 5), active: features.length };
       });
-    });
+    }, (message) => (this.sampleError = message));
   }
 
   private async sampleRow(text: string, prependBos: boolean): Promise<number[]> {
@@ -123,13 +141,16 @@ export class EngineState {
     return this.model?.bosTokenId ?? 50256;
   }
 
-  private async saeTask(task: () => Promise<void>): Promise<void> {
+  /** Runs SAE work one at a time; a failure is shown by the SAE panel unless `onError` shows it elsewhere. */
+  private async saeTask(task: () => Promise<void>, onError?: (message: string) => void): Promise<void> {
     this.saeBusy = true;
     this.saeError = undefined;
+    this.saeNote = undefined;
     try {
       await task();
     } catch (error) {
-      this.saeError = (error as Error).message;
+      if (onError) onError((error as Error).message);
+      else this.saeError = (error as Error).message;
     } finally {
       this.saeBusy = false;
     }

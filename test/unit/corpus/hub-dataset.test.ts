@@ -76,6 +76,8 @@ describe('hub dataset URLs', () => {
       'https://huggingface.co/datasets/owner/name/resolve/refs%2Fconvert%2Fparquet/default/partial-train/0000.parquet',
     ]);
     for (const url of asked) expect(error.message).toContain(url);
+    // The advice names what the page and the command offer for it.
+    expect(error.message).toContain('list the split\'s parquet files yourself in the "Parquet files" field (--files with npm run cache): their paths in the repo, comma-separated, for example data/train-00000-of-00001.parquet.');
   });
 
   it('refuse gated datasets with a clear message', async () => {

@@ -102,6 +102,20 @@ describe('JSON Lines', () => {
     expect(notObject.message).toMatch(/Line 2 of the file is JSON but not an object/);
   });
 
+  it('shows a short printable excerpt of a bad line, and calls a binary file so', async () => {
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0x02, 0x1b, ...Array.from({ length: 4000 }, (_, i) => (i * 37 + 11) % 256).filter((b) => b !== 10)]);
+    const binary = await failure(() => listJsonlColumns(new File([png], 'image.jsonl')));
+    expect(errorCode(binary)).toBe('corpus/bad-jsonl');
+    expect(binary.message).toMatch(/^Line 1 of "image\.jsonl" does not look like text \(it starts "\\uFFFDPNG\\u0000\\u0001\\u0002\\u001B.{0,20}\.\.\."\): is it a binary file named \.jsonl\?/);
+    expect(binary.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\ufffd]/);
+    expect(binary.message.length).toBeLessThan(250);
+    // A text line that is not JSON: quoted, cut to 40 characters, its odd control character escaped.
+    const long = await failure(() => collect(readJsonl(new File([`{"text": "a"}\n{"text": "tab\tand bell\u0007 ${'x'.repeat(200)}"\n`], 'long.jsonl'), 'text')));
+    expect(long.message).toMatch(/^Line 2 of "long\.jsonl" is not valid JSON \(.*\): "\{"text": "tab\\tand bell\\u0007 x+\.\.\."\. Every line/);
+    expect(/: "(.*)\.\.\."\. Every/.exec(long.message)![1]!.length).toBeLessThanOrEqual(40);
+    expect(long.message).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+  });
+
   it('says which columns exist when the column is missing, and refuses non-text values', async () => {
     const missing = await failure(() => collect(readJsonl(fixture('documents.jsonl'), 'body')));
     expect(errorCode(missing)).toBe('corpus/missing-column');

@@ -1,7 +1,8 @@
 /**
  * The cache runner's scheduling, on an in-memory IndexedDB (fake-indexeddb) with a deterministic stand-in
- * for the engine: the next batch is queued before the current one is collected, a pause drops only the
- * chunk in hand, an engine failure leaves whole chunks and a resumable run. (The real engine and real
+ * for the engine: the next batch is queued before the current one is collected, a pause stores what the
+ * chunk in hand has encoded and resume goes on from there, an engine failure leaves whole chunks and a
+ * resumable run. (The real engine and real
  * IndexedDB are covered by test/browser/cache.test.ts.)
  */
 import 'fake-indexeddb/auto';
@@ -10,7 +11,9 @@ import { packRows } from '../../../src/lib/corpus/index.ts';
 import { chunkRowsFor } from '../../../src/lib/storage/index.ts';
 import { runCache, type CacheProgress } from '../../../src/lib/latents/index.ts';
 import type { SparseActivations } from '../../../src/lib/index.ts';
-import { createRun, getRun, openCacheDb, readChunkTokens, readFeature, runDigest, type CacheSettings } from '../../../src/lib/storage/index.ts';
+import { chunkToShards, createRun, getRun, listRuns, openCacheDb, readChunkTokens, readFeature, runDigest, storedTokens, writeChunk, type CacheDatabase, type CacheSettings } from '../../../src/lib/storage/index.ts';
+import { errorCode } from '../../../src/lib/index.ts';
+import { failure } from '../../support/async.ts';
 
 const CTX = 8;
 const ROWS = 20;
@@ -47,6 +50,17 @@ async function freshRun(chunkRows = 6) {
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+const digestOf = async (db: CacheDatabase) => runDigest(db, await getRun(db, 'run'));
+
+/** The cache an uninterrupted run stores, made once. */
+const reference = freshRun(6).then(async (ref) => {
+  await runCache(ref.db, 'run', { encode: async (rows) => fakeEncode(rows), batchRows: 6 });
+  return ref;
+});
+const referenceDigest = async () => digestOf((await reference).db);
+
+/** The tokens (global index) where the stand-in engine activates `feature`. */
+const tokensOfFeature = (feature: number) => [...tokens].flatMap((id, t) => (fakeEncode([[id]]).features.includes(feature) ? [t] : []));
 
 describe('runCache', () => {
   it('queues the next batch before collecting the current one, across chunk boundaries', async () => {
@@ -83,35 +97,79 @@ describe('runCache', () => {
       digests.add(await runDigest(db, await getRun(db, 'run')));
       if (batchRows === 1) {
         const feature = await readFeature(db, await getRun(db, 'run'), 11);
-        const expected = [...tokens].flatMap((id, t) => (fakeEncode([[id]]).features.includes(11) ? [t] : []));
-        expect(Array.from(feature.tokens)).toEqual(expected);
+        expect(Array.from(feature.tokens)).toEqual(tokensOfFeature(11));
       }
     }
     expect(digests.size).toBe(1);
   });
 
-  it('reports progress after every batch and pauses inside a chunk without storing it', async () => {
+  it('reports progress after every batch; a pause inside a chunk stores its encoded rows, and shows the same count', async () => {
     const { db } = await freshRun(6);
     const seen: CacheProgress[] = [];
     let pauseAfter = 3;
-    const paused = await runCache(db, 'run', {
-      encode: async (rows) => fakeEncode(rows),
-      batchRows: 2,
-      onProgress: (p) => seen.push(p),
-      shouldPause: () => seen.length >= pauseAfter,
-    });
-    // Batches of 2 rows: 16, 32 tokens within chunk 0, then the chunk (48) is stored; the pause lands at 64.
+    const go = (batchRows: number) => runCache(db, 'run', { encode: async (rows) => fakeEncode(rows), batchRows, onProgress: (p) => seen.push(p), shouldPause: () => seen.length >= pauseAfter });
+    const paused = await go(2);
+    // Batches of 2 rows: 16, 32 tokens within chunk 0, then the chunk (48) is stored and the pause lands between chunks.
     expect(seen.map((p) => p.done)).toEqual([16, 32, 48]);
-    expect(paused).toMatchObject({ status: 'paused', chunksDone: 1 });
+    expect(paused).toMatchObject({ status: 'paused', chunksDone: 1, partialRows: 0 });
     pauseAfter = 4;
-    const again = await runCache(db, 'run', { encode: async (rows) => fakeEncode(rows), batchRows: 2, onProgress: (p) => seen.push(p), shouldPause: () => seen.length >= pauseAfter });
-    expect(seen.at(-1)!.done).toBe(64); // mid-chunk: chunk 1 is not stored
-    expect(again).toMatchObject({ status: 'paused', chunksDone: 1 });
+    const again = await go(2);
+    expect(seen.at(-1)!.done).toBe(64); // mid-chunk: rows 6 and 7 (chunk 1's first two) are stored as a part
+    expect(again).toMatchObject({ status: 'paused', chunksDone: 1, partialRows: 2, nnz: 8 * CTX * 2 });
+    expect(storedTokens(again)).toBe(64);
+    expect((await listRuns(db))[0]).toEqual(again);
+    // The part reads back: a feature holds exactly its tokens among the first 64.
+    const feature = await readFeature(db, again, 11);
+    expect(Array.from(feature.tokens)).toEqual(tokensOfFeature(11).filter((t) => t < 64));
+    pauseAfter = 5; // a second pause in the same chunk, resuming at its third row: progress goes on from 64
+    const twice = await go(2);
+    expect(seen.slice(3).map((p) => p.done)).toEqual([64, 80]);
+    expect(twice).toMatchObject({ status: 'paused', chunksDone: 1, partialRows: 4, nnz: 10 * CTX * 2 });
     const finished = await runCache(db, 'run', { encode: async (rows) => fakeEncode(rows), batchRows: 3 });
-    const reference = await freshRun(6);
-    await runCache(reference.db, 'run', { encode: async (rows) => fakeEncode(rows), batchRows: 6 });
-    expect(finished.status).toBe('done');
-    expect(await runDigest(db, finished)).toBe(await runDigest(reference.db, await getRun(reference.db, 'run')));
+    expect(finished).toMatchObject({ status: 'done', chunksDone: 4, partialRows: 0, nnz: ROWS * CTX * 2 });
+    expect(await runDigest(db, finished)).toBe(await referenceDigest());
+    expect(finished.bytes).toBe((await getRun((await reference).db, 'run')).bytes);
+  });
+
+  it('paused after every batch, anywhere in any chunk (the short last one too), it ends with the uninterrupted cache', async () => {
+    for (const batchRows of [1, 4]) {
+      const { db } = await freshRun(6);
+      let last = 0;
+      let runs = 0;
+      for (let run = await getRun(db, 'run'); run.status !== 'done'; runs++) {
+        let events = 0;
+        run = await runCache(db, 'run', { encode: async (rows) => fakeEncode(rows), batchRows, onProgress: (p) => { events++; last = p.done; }, shouldPause: () => events > 0 });
+        // What was shown last is what is stored: the count is the same before and after the pause.
+        expect(storedTokens(run), `batches of ${batchRows}, run ${runs}`).toBe(last);
+        expect(run.nnz).toBe(last * 2);
+      }
+      expect(runs).toBe(batchRows === 1 ? ROWS : 7); // one batch a run: 4 + 2 rows a chunk of 6, 2 rows in the last
+      expect(await runDigest(db, await getRun(db, 'run'))).toBe(await referenceDigest());
+    }
+  });
+
+  it('stores a part of a chunk only where the run expects it, from its next row on', async () => {
+    const { db } = await freshRun(6);
+    const part = (firstRow: number, rows: number) =>
+      chunkToShards(fakeEncode(Array.from({ length: rows }, (_, r) => Array.from(tokens.subarray((firstRow + r) * CTX, (firstRow + r + 1) * CTX)))), WIDTH, firstRow * CTX);
+    const refused = async (write: () => Promise<unknown>, message: RegExp) => {
+      const before = await digestOf(db);
+      const error = await failure(write);
+      expect(errorCode(error)).toBe('cache/bad-input');
+      expect(error.message).toMatch(message);
+      expect(await digestOf(db)).toBe(before); // nothing was written
+    };
+    expect(await writeChunk(db, 'run', 0, part(0, 2), { firstRow: 0, rows: 2 })).toMatchObject({ chunksDone: 0, partialRows: 2, nnz: 2 * CTX * 2 });
+    await refused(() => writeChunk(db, 'run', 0, part(0, 2), { firstRow: 0, rows: 2 }), /Rows 0 to 1 of chunk 0 arrived but the cache expects 4 rows from row 2/);
+    await refused(() => writeChunk(db, 'run', 0, part(3, 2), { firstRow: 3, rows: 2 }), /expects 4 rows from row 2/);
+    await refused(() => writeChunk(db, 'run', 0, part(2, 5), { firstRow: 2, rows: 5 }), /expects 4 rows from row 2/); // past the chunk
+    await refused(() => writeChunk(db, 'run', 0, part(0, 6)), /expects 4 rows from row 2/); // the whole chunk again
+    await refused(() => writeChunk(db, 'run', 1, part(6, 2), { firstRow: 0, rows: 2 }), /Chunk 1 arrived but the cache expects chunk 0/);
+    expect(await writeChunk(db, 'run', 0, part(2, 4), { firstRow: 2, rows: 4 })).toMatchObject({ chunksDone: 1, partialRows: 0, nnz: 6 * CTX * 2 });
+    // The two parts stored the records of the whole chunk.
+    const whole = await freshRun(6);
+    await writeChunk(whole.db, 'run', 0, part(0, 6));
+    expect(await digestOf(db)).toBe(await digestOf(whole.db));
   });
 
   it('an engine failure stops the run with its message; whole chunks stay and resume completes it', async () => {

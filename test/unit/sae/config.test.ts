@@ -138,8 +138,7 @@ describe('parseSaeConfig', () => {
       expansionFactor: 32,
     });
     expect(parseSaeConfig({ expansion_factor: 32, normalize_decoder: true, num_latents: 0, k: 192 }, 'c')!.width).toBeUndefined();
-    expect(parseSaeConfig({ num_latents: 4096, k: 0 }, 'c')).toMatchObject({ width: 4096 });
-    expect(parseSaeConfig({ num_latents: 4096, k: 0 }, 'c')!.k).toBeUndefined();
+    expect(parseSaeConfig({ num_latents: 4096, k: 64 }, 'c')).toMatchObject({ width: 4096, k: 64 });
     expect(parseSaeConfig({ sae: { expansion_factor: 8, k: 16 }, model: 'EleutherAI/pythia-70m', hookpoints: ['layers.1'] }, 'config.json')).toMatchObject({
       kind: 'sparsify-run',
       k: 16,
@@ -378,5 +377,128 @@ describe('hook points', () => {
   it('lists the hook points a width fits', () => {
     expect(hookSitesForWidth(256, TINY_GPT2).map((s) => s.site)).toEqual(['mlp.hook_pre', 'mlp.hook_post']);
     expect(hookSitesForWidth(16, TINY_GPT2).map((s) => s.site)).toEqual(['attn.hook_z', 'attn.hook_q', 'attn.hook_k', 'attn.hook_v']);
+  });
+});
+
+describe('numeric settings that are present but wrong are refused, naming the file, the field and the value', () => {
+  /** The error code and message parsing `cfg` gives, or 'parsed'. */
+  const refusal = (cfg: Record<string, unknown>, source = 'x/cfg.json') => {
+    try {
+      parseSaeConfig(cfg, source);
+    } catch (error) {
+      return { code: errorCode(error), message: (error as Error).message };
+    }
+    return { code: 'parsed', message: '' };
+  };
+  const expectRefused = (cfg: Record<string, unknown>, field: string, value: unknown, rule: RegExp, source = 'x/cfg.json') => {
+    const { code, message } = refusal(cfg, source);
+    expect(code, JSON.stringify(cfg)).toBe('sae/bad-config');
+    expect(message).toContain(`${source} has ${field} ${JSON.stringify(value)}; it must be`);
+    expect(message).toMatch(rule);
+  };
+  const hook = { hook_name: 'blocks.0.hook_resid_pre' };
+  const topkV6 = (k: unknown) => ({ architecture: 'topk', d_in: 64, d_sae: 96, k, metadata: { hook_name: 'blocks.0.hook_resid_pre' } });
+  const bad = ['eight', 2.5, 0, -1, null, true, { value: 8 }];
+
+  it.each(bad.map((v) => [JSON.stringify(v), v] as const))('SAELens topk k %s', (_label, k) => {
+    expectRefused(topkV6(k), 'k', k, /a whole number of at least 1/);
+  });
+
+  it.each(bad.map((v) => [JSON.stringify(v), v] as const))('SAELens legacy activation_fn_kwargs.k %s', (_label, k) => {
+    expectRefused({ hook_point: 'blocks.0.hook_resid_pre', activation_fn: 'topk', activation_fn_kwargs: { k } }, 'activation_fn_kwargs.k', k, /a whole number of at least 1/);
+  });
+
+  it.each(bad.map((v) => [JSON.stringify(v), v] as const))('sparsify cfg.json k %s', (_label, k) => {
+    expectRefused({ expansion_factor: 2, normalize_decoder: true, num_latents: 0, k }, 'k', k, /a whole number of at least 1/, 'h.1/cfg.json');
+  });
+
+  it.each(bad.map((v) => [JSON.stringify(v), v] as const))('sparsify run config.json sae.k %s', (_label, k) => {
+    expectRefused({ sae: { expansion_factor: 2, k }, model: 'tiny-gpt2', hookpoints: ['h.1'] }, 'k', k, /a whole number of at least 1/, 'config.json');
+  });
+
+  it.each(bad.map((v) => [JSON.stringify(v), v] as const))('OpenAI TopK k %s', (_label, k) => {
+    expectRefused({ n_latents: 128, n_inputs: 64, activation: 'TopK', k }, 'k', k, /a whole number of at least 1/);
+  });
+
+  it('a k the architecture does not use may be null or fractional (batchtopk), but not text or below 1; optional settings may be null', () => {
+    expect(parseSaeConfig({ architecture: 'standard', k: null, metadata: {} }, 'c')!.k).toBeUndefined();
+    expect(parseSaeConfig({ architecture: 'batchtopk', k: 12.5, metadata: {} }, 'c')!.k).toBe(12.5);
+    expect(parseSaeConfig({ n_latents: 128, activation: 'ReLU', k: null }, 'c')!.k).toBeUndefined();
+    expectRefused({ architecture: 'batchtopk', k: 'eight', metadata: {} }, 'k', 'eight', /a number greater than 0/);
+    expectRefused({ architecture: 'jumprelu', k: 0, metadata: {} }, 'k', 0, /a number greater than 0/);
+    // Numbers saved as text (safetensors __metadata__ holds strings only) still count.
+    expect(parseSaeConfig(metadataAsConfig({ activation: 'TopK', k: '16' }), 'm')!.k).toBe(16);
+    // SAELens 6 saves unknown metadata as null; sizes left null are read from the weights.
+    const parsed = parseSaeConfig({ architecture: 'standard', d_in: 64, d_sae: null, norm_scaling_factor: null, metadata: { ...hook, hook_head_index: null, context_size: null, hook_layer: null } }, 'c')!;
+    expect(parsed).toMatchObject({ dIn: 64, hookHeadIndex: null });
+    expect(parsed.width).toBeUndefined();
+    expect(parsed.contextSize).toBeUndefined();
+    expect(parsed.normalizationScale).toBeUndefined();
+  });
+
+  it('the report: cfg.json "k": "eight" stops detection instead of showing k = ? and encoding with another k', async () => {
+    const files = { 'sae_weights.safetensors': saeLens(64, 96), 'cfg.json': topkV6('eight') };
+    await expect(specOf(files)).rejects.toMatchObject({ code: 'sae/bad-config', message: expect.stringMatching(/^cfg\.json has k "eight"; it must be a whole number of at least 1/) });
+    const sparsify = encodeSafetensors({ 'encoder.weight': f32([128, 64]), 'encoder.bias': f32([128]), W_dec: f32([128, 64]), b_dec: f32([64]) });
+    const run = { sae: { expansion_factor: 2, k: 'eight' }, model: 'tiny-gpt2', hookpoints: ['h.1'], ctx_len: 128 };
+    // The run config in the folder above is read for its k; a broken one is an error, not ignored (k = 32 by default).
+    await expect(specOf({ 'run/config.json': run, 'run/h.1/sae.safetensors': sparsify })).rejects.toMatchObject({
+      code: 'sae/bad-config',
+      message: expect.stringMatching(/^run\/config\.json has k "eight"/),
+    });
+    // Other JSON files in folders above are still ignored.
+    expect((await specOf({ 'run/tokenizer.json': { model: { vocab: {} } }, 'run/h.1/sae.safetensors': sparsify })).k).toBe(32);
+  });
+
+  it('a fractional k of a batchtopk SAE run as TopK is refused naming the config', async () => {
+    const cfg = { architecture: 'batchtopk', k: 12.5, d_in: 64, d_sae: 96, metadata: { hook_name: 'blocks.0.hook_resid_pre' } };
+    await expect(specOf({ 's.safetensors': saeLens(64, 96), 'cfg.json': cfg })).rejects.toMatchObject({ code: 'sae/bad-config', message: expect.stringMatching(/^cfg\.json has k 12\.5; a TopK SAE needs a whole number/) });
+    await expect(specOf({ 's.safetensors': saeLens(64, 96), 'cfg.json': { ...cfg, k: 200 } })).rejects.toMatchObject({ code: 'sae/config-mismatch', message: expect.stringMatching(/^cfg\.json has k 200, but the SAE has only 96 features/) });
+  });
+
+  it.each([
+    ['d_in', { ...hook, d_in: 0 }, 0, /whole number of at least 1/],
+    ['d_in', { ...hook, d_in: -64 }, -64, /whole number of at least 1/],
+    ['d_in', { ...hook, d_in: 63.5 }, 63.5, /whole number of at least 1/],
+    ['d_in', { ...hook, d_in: 'sixty-four' }, 'sixty-four', /whole number of at least 1/],
+    ['d_sae', { ...hook, d_sae: 0 }, 0, /whole number of at least 1/],
+    ['hook_layer', { ...hook, hook_layer: 'zero' }, 'zero', /whole number \(0 or more\)/],
+    ['hook_point_layer', { hook_point: 'blocks.0.hook_resid_pre', hook_point_layer: -1 }, -1, /whole number \(0 or more\)/],
+    ['hook_layer', { ...hook, hook_layer: 1.5 }, 1.5, /whole number \(0 or more\)/],
+    ['hook_head_index', { ...hook, hook_head_index: -2 }, -2, /whole number \(0 or more\)/],
+    ['context_size', { ...hook, context_size: 0 }, 0, /whole number of at least 1/],
+    ['context_size', { ...hook, context_size: 'long' }, 'long', /whole number of at least 1/],
+    ['context_size', { architecture: 'standard', metadata: { ...hook, context_size: 128.5 } }, 128.5, /whole number of at least 1/],
+    ['norm_scaling_factor', { ...hook, normalize_activations: 'expected_average_only_in', norm_scaling_factor: 'big' }, 'big', /a number greater than 0/],
+    ['normalization_scale', { ...hook, normalize_activations: 'expected_average_only_in', normalization_scale: 0 }, 0, /a number greater than 0/],
+    ['estimated_norm_scaling_factor', { ...hook, estimated_norm_scaling_factor: -3 }, -3, /a number greater than 0/],
+  ])('SAELens %s: %j', (field, cfg, value, rule) => {
+    expectRefused(cfg, field, value, rule);
+  });
+
+  it.each([
+    ['expansion_factor', { expansion_factor: 'two', k: 8 }, 'two', /whole number of at least 1/],
+    ['expansion_factor', { expansion_factor: 0, k: 8 }, 0, /whole number of at least 1/],
+    ['expansion_factor', { expansion_factor: 2.5, k: 8 }, 2.5, /whole number of at least 1/],
+    ['num_latents', { num_latents: -128, k: 8 }, -128, /whole number \(0 or more\)/],
+    ['d_in', { num_latents: 128, k: 8, d_in: 0 }, 0, /whole number of at least 1/],
+  ])('sparsify %s: %j', (field, cfg, value, rule) => {
+    expectRefused(cfg, field, value, rule, 'h.1/cfg.json');
+  });
+
+  it.each([
+    ['ctx_len', { sae: { k: 8 }, model: 'm', hookpoints: [], ctx_len: 0 }, 0, 'config.json'],
+    ['width', { hf_hook_point_in: 'model.layers.1.output', width: 0 }, 0, 'config.json'],
+    ['n_latents', { n_latents: 0, n_inputs: 64, activation: 'ReLU' }, 0, 'x/cfg.json'],
+    ['n_inputs', { n_latents: 128, n_inputs: 'sixty-four', activation: 'ReLU' }, 'sixty-four', 'x/cfg.json'],
+  ])('%s: %j', (field, cfg, value, source) => {
+    expectRefused(cfg, field, value, /whole number of at least 1/, source);
+  });
+
+  it('a hook layer that disagrees with the hook name is a warning; the hook name wins', () => {
+    const parsed = parseSaeConfig({ hook_point: 'blocks.2.hook_resid_pre', hook_point_layer: 3 }, 'x/cfg.json')!;
+    expect(parsed.hookName).toBe('blocks.2.hook_resid_pre');
+    expect(parsed.warnings.join(' ')).toMatch(/x\/cfg\.json has hook_point_layer 3, but its hook blocks\.2\.hook_resid_pre is in block 2/);
+    expect(parseSaeConfig({ hook_point: 'blocks.2.hook_resid_pre', hook_point_layer: 2 }, 'c')!.warnings).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSae, readFixtureFiles, SAE_FIXTURES_DIR, TINY_GPT2 } from '../../../scripts/fixtures/saes.ts';
 import { errorCode } from '../../../src/lib/errors.ts';
-import { encodeSafetensors, float32ToBfloat16Bits, float32ToFloat16Bits } from '../../../src/lib/formats/index.ts';
+import { encodeSafetensors, float32ToBfloat16Bits, float32ToFloat16Bits, type TensorToWrite } from '../../../src/lib/formats/index.ts';
 import { transpose } from '../../../src/lib/sae/index.ts';
 import { detectSaes, loadSaeWeights, saeTensorRefs, type SaeCandidate } from '../../../src/lib/sae/index.ts';
 
@@ -58,13 +58,19 @@ describe('decoding half-precision weights', () => {
       b_dec: { dtype: 'F64', shape: [2], data: Float64Array.from([0.1, -2]) },
     });
     const { candidates: [sae] } = await detectSaes([{ path: 's.safetensors', blob: new Blob([bytes as BlobPart]) }]);
-    const w = await loadSaeWeights(sae!, sae!.spec);
-    expect([...w.wEnc]).toEqual(bits.map(halfToNumber).map(Math.fround));
-    expect([...w.wEnc]).toEqual([0, -0, 2 ** -24, 1023 * 2 ** -24, 2 ** -14, 1, -2, 65504, Infinity, -Infinity]);
-    expect([...w.bEnc]).toEqual([1, -1, bfloat16ToNumber(1), Infinity, 3.140625]);
-    expect([...w.bDec]).toEqual([Math.fround(0.1), -2]);
+    const reader = sae!.reader;
+    const wEnc = await reader.float32('W_enc');
+    expect([...wEnc]).toEqual(bits.map(halfToNumber).map(Math.fround));
+    expect([...wEnc]).toEqual([0, -0, 2 ** -24, 1023 * 2 ** -24, 2 ** -14, 1, -2, 65504, Infinity, -Infinity]);
+    expect([...(await reader.float32('b_enc'))]).toEqual([1, -1, bfloat16ToNumber(1), Infinity, 3.140625]);
+    expect([...(await reader.float32('b_dec'))]).toEqual([Math.fround(0.1), -2]);
     expect(sae!.spec.dtype).toBe('F16');
     expect(sae!.spec.warnings.join(' ')).toMatch(/mixed dtypes/);
+    // Decoded faithfully, but not accepted as SAE weights.
+    await expect(loadSaeWeights(sae!, sae!.spec)).rejects.toMatchObject({
+      code: 'sae/non-finite',
+      message: expect.stringMatching(/^s\.safetensors: Tensor W_enc \[2, 5\] has 2 non-finite values \(1 \+Inf, 1 -Inf\) of 10; the first is at row 1, column 3 \(feature 3\)/),
+    });
   });
 });
 
@@ -161,5 +167,94 @@ describe('loadSaeWeights', () => {
       expect(errorCode(error)).toBe('sae/config-mismatch');
       expect((error as Error).message).toMatch(/needs threshold/);
     }
+  });
+});
+
+const f32 = (shape: number[]): TensorToWrite => ({ dtype: 'F32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+
+/** Bytes of NaN in each float dtype, little-endian. */
+const NAN_BYTES: Record<string, number[]> = { F32: [0x00, 0x00, 0xc0, 0x7f], F16: [0x00, 0x7e], BF16: [0xc0, 0x7f], F64: [0, 0, 0, 0, 0, 0, 0xf8, 0x7f] };
+
+/** A fixture's files with value `index` of tensor `key` in `weightsPath` set to NaN, in the tensor's own dtype. */
+async function withNaN(fixture: string, weightsPath: string, key: string, index: number) {
+  const files = await readFixtureFiles(join(SAE_FIXTURES_DIR, fixture));
+  const found = (await detectSaes(files)).candidates.find((c) => c.weightsPath === weightsPath)!;
+  const entry = found.reader.entry(key);
+  const nan = NAN_BYTES[entry.dtype]!;
+  return Promise.all(
+    files.map(async (f) => {
+      if (f.path !== weightsPath) return f;
+      const bytes = new Uint8Array(await f.blob.arrayBuffer());
+      bytes.set(nan, entry.begin + index * nan.length);
+      return { path: f.path, blob: new Blob([bytes as BlobPart]) };
+    }),
+  );
+}
+
+async function loadError(files: { path: string; blob: Blob }[], weightsPath: string): Promise<{ code: string | undefined; message: string }> {
+  const candidate = (await detectSaes(files)).candidates.find((c) => c.weightsPath === weightsPath)!;
+  try {
+    await loadSaeWeights(candidate, candidate.spec);
+  } catch (error) {
+    return { code: errorCode(error), message: (error as Error).message };
+  }
+  return { code: 'loaded', message: '' };
+}
+
+describe('non-finite weights are refused when the SAE is opened', () => {
+  it('one NaN in W_enc: sae/non-finite naming the file, the tensor, the count and where the first is', async () => {
+    const [sae] = await candidates('malformed-nan-w-enc');
+    const { code, message } = await loadError(await readFixtureFiles(join(SAE_FIXTURES_DIR, 'malformed-nan-w-enc')), sae!.weightsPath);
+    expect(code).toBe('sae/non-finite');
+    expect(message).toMatch(/^sae_weights\.safetensors: Tensor W_enc \[64, 96\] has 1 non-finite value \(1 NaN\) of 6144; the first is at row 5, column 17 \(feature 17\)\./);
+    expect(message).toMatch(/damaged.*diverged/);
+  });
+
+  it('Inf in b_enc: names b_enc, both values and the first feature', async () => {
+    const { code, message } = await loadError(await readFixtureFiles(join(SAE_FIXTURES_DIR, 'malformed-inf-b-enc')), 'sae_weights.safetensors');
+    expect(code).toBe('sae/non-finite');
+    expect(message).toMatch(/Tensor b_enc \[96\] has 2 non-finite values \(2 \+Inf\) of 96; the first is at index 40 \(feature 40\)\./);
+  });
+
+  // Every canonical tensor of every layout, by its name in the file, in F32, F16 and BF16.
+  const cases: [fixture: string, weights: string, keys: string[]][] = [
+    ['saelens-standard', 'sae_weights.safetensors', ['W_enc', 'b_enc', 'W_dec', 'b_dec']],
+    ['saelens-topk', 'sae_weights.safetensors', ['W_enc', 'b_dec']],
+    ['saelens-jumprelu', 'sae_weights.safetensors', ['W_dec', 'threshold']],
+    ['saelens-gated', 'sae_weights.safetensors', ['W_enc', 'W_dec', 'b_dec', 'b_gate', 'b_mag', 'r_mag']],
+    ['gemmascope-lower', 'params.safetensors', ['w_enc', 'w_dec', 'b_enc', 'b_dec', 'threshold']],
+    ['sparsify', 'h.2/sae.safetensors', ['encoder.weight', 'encoder.bias', 'W_dec', 'b_dec']],
+    ['openai-v5', 'resid_post_mlp_v5_32k/autoencoders/1.safetensors', ['pre_bias', 'encoder.weight', 'latent_bias', 'decoder.weight']],
+  ];
+  it.each(cases)('%s: a NaN in any of its tensors is refused, naming it', async (fixture, weights, keys) => {
+    for (const key of keys) {
+      const { code, message } = await loadError(await withNaN(fixture, weights, key, 3), weights);
+      expect(code, key).toBe('sae/non-finite');
+      expect(message, key).toMatch(new RegExp(`^${weights.replace(/\./g, '\\.')}: Tensor ${key.replace('.', '\\.')} \\[[0-9, ]+\\] has 1 non-finite value \\(1 NaN\\)`));
+    }
+  });
+
+  it('positions are given in the file tensor\'s own layout, with the feature', async () => {
+    // sparsify encoder.weight is [features, d_in]; OpenAI decoder.weight is [d_in, features].
+    const sparsify = await loadError(await withNaN('sparsify', 'h.1/sae.safetensors', 'encoder.weight', 5 * 64 + 9), 'h.1/sae.safetensors');
+    expect(sparsify.message).toMatch(/Tensor encoder\.weight \[128, 64\] .* row 5, column 9 \(feature 5\)\./);
+    const openai = await loadError(await withNaN('openai-v5', 'resid_post_mlp_v5_32k/autoencoders/1.safetensors', 'decoder.weight', 2 * 128 + 100), 'resid_post_mlp_v5_32k/autoencoders/1.safetensors');
+    expect(openai.message).toMatch(/Tensor decoder\.weight \[64, 128\] .* row 2, column 100 \(feature 100\)\./);
+    const bDec = await loadError(await withNaN('saelens-standard', 'sae_weights.safetensors', 'b_dec', 7), 'sae_weights.safetensors');
+    expect(bDec.message).toMatch(/Tensor b_dec \[64\] .* at index 7\./);
+  });
+
+  it('a log_threshold that overflows to Inf when exponentiated is refused too', async () => {
+    const files = [
+      {
+        path: 's.safetensors',
+        blob: new Blob([
+          encodeSafetensors({ W_enc: f32([2, 4]), b_enc: f32([4]), W_dec: f32([4, 2]), b_dec: f32([2]), log_threshold: { dtype: 'F32', shape: [4], data: Float32Array.from([0, 0, 100, 0]) } }) as BlobPart,
+        ]),
+      },
+    ];
+    const { code, message } = await loadError(files, 's.safetensors');
+    expect(code).toBe('sae/non-finite');
+    expect(message).toMatch(/log_threshold \[4\] .*exp\(log_threshold\).* index 2 \(feature 2\)/);
   });
 });

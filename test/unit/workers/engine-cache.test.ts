@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startStaticServer, type StaticServer } from '../../../scripts/servers/static-server.ts';
-import { detectSaes, errorCode, loadSaeWeights, openCacheDb, readDelphiZip, type CacheProgress, type Progress, type SaeSpec } from '../../../src/lib/index.ts';
+import { detectSaes, errorCode, loadSaeWeights, openCacheDb, readDelphiZip, storedTokens, type CacheProgress, type Progress, type SaeSpec } from '../../../src/lib/index.ts';
 import { Engine } from '../../../workers/engine/engine.ts';
 import type { CorpusSummary } from '../../../workers/engine/api.ts';
 import { failure } from '../../support/async.ts';
@@ -99,7 +99,7 @@ test('createCache + runCache encode every chunk: done, with the reference encode
   });
 });
 
-test('a run aborted after its first progress event is paused; resumed, it is the uninterrupted cache', async () => {
+test('a run aborted after its first progress event is paused with its encoded rows stored; resumed, it is the uninterrupted cache', async () => {
   const created = await newCache();
   const pause = new AbortController();
   const seen: number[] = [];
@@ -107,15 +107,20 @@ test('a run aborted after its first progress event is paused; resumed, it is the
     seen.push(p.done);
     pause.abort();
   }, pause.signal);
-  expect(paused).toMatchObject({ status: 'paused', chunksDone: 0, nnz: 0 }); // the chunk in hand is dropped
+  // The chunk in hand's encoded rows are kept: the count shown before the pause is the one stored.
+  expect(paused).toMatchObject({ status: 'paused', chunksDone: 0, partialRows: BATCH_ROWS, nnz: BATCH_ROWS * CTX * 8 });
   expect(seen).toEqual([BATCH_ROWS * CTX]);
-  expect((await engine.listCaches()).find((c) => c.id === created.id)).toMatchObject({ status: 'paused', chunksDone: 0 });
+  expect(storedTokens(paused)).toBe(BATCH_ROWS * CTX);
+  expect((await engine.listCaches()).find((c) => c.id === created.id)).toEqual(paused);
+  expect((await engine.cacheFeature(created.id, 0)).tokens.every((t) => t < BATCH_ROWS * CTX)).toBe(true);
   // An aborted signal pauses again before any work.
-  expect(await engine.runCache(created.id, {}, () => seen.push(-1), AbortSignal.abort())).toMatchObject({ status: 'paused', chunksDone: 0 });
+  expect(await engine.runCache(created.id, {}, () => seen.push(-1), AbortSignal.abort())).toMatchObject({ status: 'paused', chunksDone: 0, partialRows: BATCH_ROWS });
   expect(seen).toHaveLength(1);
 
-  const resumed = await engine.runCache(created.id, { batchRows: 3 });
-  expect(resumed).toMatchObject({ status: 'done', chunksDone: 3, nnz: TOKENS * 8 });
+  const events: CacheProgress[] = [];
+  const resumed = await engine.runCache(created.id, { batchRows: 3 }, (p) => events.push(p));
+  expect(resumed).toMatchObject({ status: 'done', chunksDone: 3, partialRows: 0, nnz: TOKENS * 8 });
+  expect(events[0]!.done).toBe(CHUNK_ROWS * CTX); // chunk 0's other rows: it goes on from the stored ones
   expect(await engine.cacheDigest(created.id)).toBe(await engine.cacheDigest(doneId));
   await engine.deleteCache(created.id);
 });
@@ -149,7 +154,8 @@ test('exportCacheFiles gives config.json first, then the splits tiling the featu
   expect(ranges[0]![0]).toBe(0);
   expect(ranges.at(-1)![1]).toBe(spec.width - 1);
   ranges.slice(1).forEach(([start], i) => expect(start).toBe(ranges[i]![1] + 1));
-  expect(JSON.parse(new TextDecoder().decode(files[0]!.bytes))).toMatchObject({ cache_ctx_len: CTX, n_splits: 3 });
+  // delphi's dataset fields name the corpus the rows came from, not the app's one-line description of it.
+  expect(JSON.parse(new TextDecoder().decode(files[0]!.bytes))).toMatchObject({ cache_ctx_len: CTX, n_splits: 3, dataset_repo: 'paragraphs.txt', dataset_split: 'train', dataset_column: 'text' });
   for (const file of files.slice(1)) expect(file.bytes.byteLength).toBeGreaterThan(TOKENS * 4);
 });
 
@@ -157,12 +163,17 @@ test('the exported zip imports back as a cache with the same activations', async
   const events: Progress[] = [];
   const zip = await engine.exportCache(doneId, 3, (p) => events.push(p));
   expectProgress(events, 'export', 3);
+  // The same contents are not imported twice while the original is here: it comes back instead.
+  expect((await engine.importDelphi([{ path: 'cache.zip', blob: zip }])).map((r) => r.id)).toEqual([doneId]);
+  const some = [0, 1, 41, 42, 84, 85, 127]; // both sides of every split boundary
+  const original = await features(doneId, some);
+  await engine.deleteCache(doneId);
   const runs = await engine.importDelphi([{ path: 'cache.zip', blob: zip }]);
   expect(runs).toHaveLength(1);
+  expect(runs[0]!.id).not.toBe(doneId);
   expect(runs[0]).toMatchObject({ status: 'done', nRows: ROWS, ctx: CTX, width: 128, nnz: TOKENS * 8 });
   expect(runs[0]!.settings.sae.hookName).toBe(spec.hookName);
-  const some = [0, 1, 41, 42, 84, 85, 127]; // both sides of every split boundary
-  expect(await features(runs[0]!.id, some)).toEqual(await features(doneId, some));
+  expect(await features(runs[0]!.id, some)).toEqual(original);
   expect((await engine.listCaches()).map((c) => c.id)).toContain(runs[0]!.id);
 });
 
