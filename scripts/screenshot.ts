@@ -15,7 +15,7 @@ try {
   const { page } = browser;
   await page.goto(site.url);
   await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
-  await page.getByTestId('model-preset').selectOption({ index: 1 });
+  await page.getByTestId('model-preset').selectOption({ label: 'Tiny GPT-2 (demo, bundled with this app)' });
   await page.getByTestId('model-load').click();
   await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
   const sae = join(root, 'test/fixtures/sae/saelens-topk');

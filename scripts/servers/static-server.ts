@@ -3,8 +3,12 @@
  * Like the real hub it answers CORS requests from any origin, HEAD and byte ranges (the parquet reader
  * and resumable downloads need them), and maps `/<owner>/<repo>/resolve/<revision>/<file>` (models) and
  * `/datasets/<owner>/<repo>/resolve/<revision>/<file>` (datasets) to files, whatever the revision.
+ * As the hub does, a hub site also answers `/api/models/<owner>/<repo>/revision/<rev>` with the repo's
+ * file list, 401 for anything of a repo that does not exist (the hub cannot tell a missing repo from a
+ * private one), 404 for a missing file of an existing repo, and a 302 redirect to another path for large
+ * (LFS) files such as `.onnx` (the hub sends those to a CDN).
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -24,7 +28,8 @@ const CONTENT_TYPES: Record<string, string> = {
 export interface ServedSite {
   /** URL prefix, e.g. '/' or '/hub/'. */
   prefix: string;
-  root: string;
+  /** The folder served; with several, the first that has the file wins (a hub of fixtures plus generated repos). */
+  root: string | string[];
   /** Map `[datasets/]<owner>/<repo>/resolve/<revision>/<file>` to `<root>/[datasets/]<owner>/<repo>/<file>`. */
   hubLayout?: boolean;
 }
@@ -38,21 +43,70 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
+const rootsOf = (site: ServedSite): string[] => (Array.isArray(site.root) ? site.root : [site.root]).map((root) => resolve(root));
+
+/** `path` under one of the site's roots (the first that has it, else the first root), never outside them. */
+function underRoots(site: ServedSite, path: string): string | undefined {
+  const candidates = rootsOf(site).map((root) => ({ root, file: normalize(join(root, path)) }));
+  if (candidates.some(({ root, file }) => file !== root && !file.startsWith(root + sep))) return undefined; // no escaping a root
+  return (candidates.find(({ file }) => existsSync(file)) ?? candidates[0])?.file;
+}
+
 function resolveFile(site: ServedSite, relative: string): string | undefined {
   let path: string;
   if (site.hubLayout) {
     // Matched before decoding: a revision such as refs%2Fconvert%2Fparquet is one segment, as on the hub.
-    const match = /^(datasets\/)?([^/]+)\/([^/]+)\/resolve\/[^/]+\/(.+)$/.exec(relative);
-    if (!match) return undefined;
+    const match = /^(datasets\/)?([^/]+)\/([^/]+)\/resolve\/[^/]+\/(.+)$/.exec(relative) ?? /^lfs\/(datasets\/)?([^/]+)\/([^/]+)\/(.+)$/.exec(relative);
+    if (!match) return underRoots(site, decodeURIComponent(relative)); // static API answers (the demo hub writes some)
     path = decodeURIComponent(`${match[1] ?? ''}${match[2]}/${match[3]}/${match[4]}`);
   } else {
     path = decodeURIComponent(relative);
   }
-  const root = resolve(site.root);
-  const file = normalize(join(root, path));
-  if (file !== root && !file.startsWith(root + sep)) return undefined; // no escaping the root
-  if (existsSync(file) && statSync(file).isDirectory()) return join(file, 'index.html');
+  const file = underRoots(site, path);
+  if (file && existsSync(file) && statSync(file).isDirectory()) return join(file, 'index.html');
   return file;
+}
+
+/** Files the hub keeps in LFS and serves through a redirect. */
+const LFS_FILE = /\.(onnx|onnx_data|onnx_data_\d+|data|safetensors|parquet|bin)$/;
+
+function listRepo(dir: string, prefix = ''): { rfilename: string; size: number }[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = `${prefix}${entry.name}`;
+    return entry.isDirectory() ? listRepo(join(dir, entry.name), `${path}/`) : [{ rfilename: path, size: statSync(join(dir, entry.name)).size }];
+  }).sort((a, b) => (a.rfilename < b.rfilename ? -1 : 1));
+}
+
+/** The hub's answers that are not files: the model API, 401 for a missing repo, redirects for LFS files. True when it answered. */
+function answerAsHub(site: ServedSite, relative: string, request: IncomingMessage, response: ServerResponse): boolean {
+  const api = /^api\/models\/([^/]+)\/([^/]+)\/revision\/([^/?]+)$/.exec(relative);
+  const resolveUrl = /^(datasets\/)?([^/]+)\/([^/]+)\/resolve\/[^/]+\/(.+)$/.exec(relative);
+  const repoOf = (kind: string | undefined, owner: string, name: string) => underRoots(site, `${kind ?? ''}${decodeURIComponent(owner)}/${decodeURIComponent(name)}`);
+  if (api) {
+    const dir = repoOf(undefined, api[1]!, api[2]!);
+    if (!dir || !existsSync(dir) || !statSync(dir).isDirectory()) {
+      response.writeHead(401, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'Repository not found' }));
+      return true;
+    }
+    const body = { id: `${api[1]}/${api[2]}`, sha: '0'.repeat(40), siblings: listRepo(dir) };
+    response.writeHead(200, { 'Content-Type': 'application/json' }).end(request.method === 'HEAD' ? undefined : JSON.stringify(body));
+    return true;
+  }
+  if (resolveUrl) {
+    const dir = repoOf(resolveUrl[1], resolveUrl[2]!, resolveUrl[3]!);
+    // (Datasets keep answering 404 here: the dataset reader's not-found path is what its tests exercise.)
+    if (!resolveUrl[1] && (!dir || !existsSync(dir))) {
+      response.writeHead(401, { 'Content-Type': 'text/plain' }).end('Repository not found');
+      return true;
+    }
+    const file = resolveFile(site, relative);
+    if (file && existsSync(file) && LFS_FILE.test(file)) {
+      const size = statSync(file).size;
+      response.writeHead(302, { Location: `${site.prefix}lfs/${resolveUrl[1] ?? ''}${resolveUrl[2]}/${resolveUrl[3]}/${resolveUrl[4]}`, 'X-Linked-Size': size, 'Access-Control-Expose-Headers': 'X-Linked-Size, Location' }).end();
+      return true;
+    }
+  }
+  return false;
 }
 
 function handle(sites: ServedSite[], request: IncomingMessage, response: ServerResponse): void {
@@ -69,7 +123,9 @@ function handle(sites: ServedSite[], request: IncomingMessage, response: ServerR
   }
   const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
   const site = [...sites].sort((a, b) => b.prefix.length - a.prefix.length).find((s) => pathname.startsWith(s.prefix));
-  const file = site && resolveFile(site, pathname.slice(site.prefix.length));
+  const relative = site ? pathname.slice(site.prefix.length) : '';
+  if (site?.hubLayout && answerAsHub(site, relative, request, response)) return;
+  const file = site && resolveFile(site, relative);
   if (!file || !existsSync(file) || !statSync(file).isFile()) {
     response.writeHead(404, { 'Content-Type': 'text/plain' }).end(`Not found: ${pathname}`);
     return;

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'model/bad-config'
   | 'model/bad-input'
   | 'model/too-long'
+  | 'model/no-usable-file'
   | 'hub/fetch-failed'
   | 'hub/not-found'
   | 'hub/gated'

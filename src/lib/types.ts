@@ -15,10 +15,25 @@ export interface SparseActivations {
   values: Float32Array;
 }
 
-/** A tensor as the engine feeds and reads it, whatever runtime runs the graph. */
+/** A tensor as the engine feeds and reads it, whatever runtime runs the graph. float16 data is the raw bits. */
 export type TensorData =
   | { type: 'int64'; data: BigInt64Array; dims: readonly number[] }
-  | { type: 'float32'; data: Float32Array; dims: readonly number[] };
+  | { type: 'float32'; data: Float32Array; dims: readonly number[] }
+  | { type: 'float16'; data: Uint16Array; dims: readonly number[] };
+
+/**
+ * A file of weights stored beside an ONNX graph (ONNX external data). `path` is what the graph's tensors
+ * name as their `location`: the file name relative to the graph's folder, e.g. `model.onnx_data`.
+ */
+export interface ExternalDataFile {
+  path: string;
+  data: Uint8Array;
+}
+
+export interface SessionOptions {
+  /** The files the graph's external tensors live in (models over 2 GB must keep their weights outside the graph). */
+  externalData?: readonly ExternalDataFile[];
+}
 
 /** One loaded ONNX graph on some runtime (onnxruntime-web on WebGPU in the browser, onnxruntime-node in tests). */
 export interface InferenceSession {
@@ -29,7 +44,7 @@ export interface InferenceSession {
 
 /** Creates sessions from ONNX bytes; `what` names the graph in error messages ("the SAE encoder at …"). */
 export interface InferenceBackend {
-  createSession(bytes: Uint8Array, what: string): Promise<InferenceSession>;
+  createSession(bytes: Uint8Array, what: string, options?: SessionOptions): Promise<InferenceSession>;
 }
 
 /** A text tokenizer: ids without special tokens added, and text back from ids. */

@@ -26,7 +26,7 @@ export async function openApp(page: Page, options: { model?: 'stand-in' | 'demo'
   await page.goto(model === 'stand-in' ? appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }) : appUrl());
   await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
   if (model === 'none') return;
-  if (model === 'demo') await page.getByTestId('model-preset').selectOption({ index: 1 });
+  if (model === 'demo') await page.getByTestId('model-preset').selectOption({ label: 'Tiny GPT-2 (demo, bundled with this app)' });
   await page.getByTestId('model-load').click();
   await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
   if (!options.sae) return;

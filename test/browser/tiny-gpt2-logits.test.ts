@@ -77,7 +77,7 @@ test('the UI loads the bundled demo model with a progress bar that ends at 100%'
   const page = await browser.context.newPage();
   await page.goto(appUrl());
   await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
-  await page.getByTestId('model-preset').selectOption({ index: 1 });
+  await page.getByTestId('model-preset').selectOption({ label: 'Tiny GPT-2 (demo, bundled with this app)' });
   expect(await page.getByTestId('model-repo').inputValue()).toBe(REPO);
   await page.getByTestId('model-load').click();
   const ready = page.getByTestId('model-ready');

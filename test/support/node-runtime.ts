@@ -5,14 +5,16 @@
  */
 import * as ort from 'onnxruntime-node';
 import {
-  AppError, downloadHubFile, modelDims, parseGpt2Config, tokenFeeds,
-  type CausalLm, type EngineRuntime, type FloatTensor, type HeadShape, type InferenceBackend, type InferenceSession, type RepoRef, type TensorData,
-  type WebGpuAdapterInfo, type WebGpuStatus,
+  AppError, float16BitsToFloat32, loadGpt2, modelDims, pastKeyValuesType, tokenFeeds,
+  type CausalLm, type EngineRuntime, type FloatTensor, type HeadShape, type InferenceBackend, type InferenceSession, type PastType, type RepoRef,
+  type TensorData, type WebGpuAdapterInfo, type WebGpuStatus,
 } from '../../src/lib/index.ts';
 
 export interface NodeRuntimeOptions {
   /** Adapter limits to report (tests lower maxBufferSize to make the engine split W_enc). */
   limits?: Partial<WebGpuAdapterInfo['limits']>;
+  /** Adapter features to report: ['shader-f16'] lets the engine load float16 exports (onnxruntime-node runs them on the CPU). */
+  features?: string[];
   /** What detectGpu answers instead of the stand-in adapter (e.g. a WebGpuMissing record). */
   gpu?: WebGpuStatus;
   /** Used for the full model's downloads in loadCausalLm (default: global fetch). */
@@ -22,13 +24,19 @@ export interface NodeRuntimeOptions {
 /** The label gpuDevice() gives once a session exists. */
 export const NODE_DEVICE = 'onnxruntime-node cpu';
 
-/** The project's tensor as an onnxruntime-node tensor (int64 and float32 are the types the engine feeds). */
-export const toOrt = (tensor: TensorData): ort.Tensor => new ort.Tensor(tensor.type, tensor.data, tensor.dims);
+/** The project's tensor as an onnxruntime-node tensor (float16 as its bits in a Uint16Array, as onnxruntime takes it). */
+export function toOrt(tensor: TensorData): ort.Tensor {
+  switch (tensor.type) {
+    case 'int64': return new ort.Tensor('int64', tensor.data, tensor.dims);
+    case 'float32': return new ort.Tensor('float32', tensor.data, tensor.dims);
+    case 'float16': return new ort.Tensor('float16', tensor.data, tensor.dims);
+  }
+}
 
 /** An onnxruntime-node output as the project's tensor; other element types are refused as the browser's backend refuses them. */
 export function fromOrt(tensor: ort.Tensor): TensorData {
-  if (tensor.type !== 'int64' && tensor.type !== 'float32') {
-    throw new AppError('onnx/malformed', `The graph returned a ${tensor.type} tensor; the engine reads float32 and int64 outputs.`);
+  if (tensor.type !== 'int64' && tensor.type !== 'float32' && tensor.type !== 'float16') {
+    throw new AppError('onnx/malformed', `The graph returned a ${tensor.type} tensor; the engine reads float32, float16 and int64 outputs.`);
   }
   return { type: tensor.type, data: tensor.data, dims: [...tensor.dims] } as TensorData;
 }
@@ -45,25 +53,28 @@ function nodeSession(session: ort.InferenceSession): InferenceSession {
   };
 }
 
-/** Logits of right-padded rows: padding is id 0 with attention mask 0, as transformers.js feeds it. */
-async function paddedLogits(session: InferenceSession, rows: number[][], shape: HeadShape): Promise<FloatTensor> {
+/** Logits of right-padded rows: padding is id 0 with attention mask 0, as transformers.js feeds it. float16 logits are widened. */
+async function paddedLogits(session: InferenceSession, rows: number[][], shape: HeadShape, pastType: PastType): Promise<FloatTensor> {
   const seq = Math.max(...rows.map((r) => r.length));
   const padded = rows.map((row) => [...row, ...new Array<number>(seq - row.length).fill(0)]);
-  const feeds = tokenFeeds(session.inputNames, padded, shape);
+  const feeds = tokenFeeds(session.inputNames, padded, shape, pastType);
   if (feeds.attention_mask) {
     feeds.attention_mask = { type: 'int64', data: BigInt64Array.from(rows.flatMap((row) => Array.from({ length: seq }, (_, t) => (t < row.length ? 1n : 0n)))), dims: [rows.length, seq] };
   }
   const logits = (await session.run(feeds)).logits;
-  if (logits?.type !== 'float32') throw new AppError('onnx/malformed', 'The full model has no float32 "logits" output.');
+  if (logits?.type === 'float16') return { dims: [...logits.dims], data: float16BitsToFloat32(logits.data) };
+  if (logits?.type !== 'float32') throw new AppError('onnx/malformed', 'The full model has no float32 or float16 "logits" output.');
   return { dims: [...logits.dims], data: logits.data };
 }
 
 export function createNodeRuntime(options: NodeRuntimeOptions = {}): EngineRuntime {
   let sessions = 0;
   const backend: InferenceBackend = {
-    async createSession(bytes, what) {
+    async createSession(bytes, what, sessionOptions = {}) {
       try {
-        const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+        // onnxruntime-node takes external data from memory, as onnxruntime-web does.
+        const externalData = sessionOptions.externalData?.length ? { externalData: sessionOptions.externalData.map(({ path, data }) => ({ path, data })) } : {};
+        const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3, ...externalData });
         sessions++;
         return nodeSession(session);
       } catch (error) {
@@ -78,7 +89,7 @@ export function createNodeRuntime(options: NodeRuntimeOptions = {}): EngineRunti
     device: '',
     description: 'onnxruntime-node on the CPU (Node tests)',
     isFallback: true,
-    features: [],
+    features: options.features ?? [],
     limits: { maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 31, maxComputeWorkgroupStorageSize: 32768, ...options.limits },
   };
   return {
@@ -87,11 +98,12 @@ export function createNodeRuntime(options: NodeRuntimeOptions = {}): EngineRunti
     // As in the browser: no device before the first session exists.
     gpuDevice: async () => (sessions > 0 ? NODE_DEVICE : undefined),
     async loadCausalLm(model: Required<RepoRef>): Promise<CausalLm> {
-      const download = (path: string) => downloadHubFile({ ...model, path }, { cache: null, ...(options.fetch ? { fetch: options.fetch } : {}) });
-      const config = parseGpt2Config(JSON.parse(new TextDecoder().decode(await download('config.json'))), model.repo);
-      const session = await backend.createSession(await download('onnx/model.onnx'), `the full model "${model.repo}"`);
+      // The same file the engine cuts (whichever name, external data, float16 where the adapter says so).
+      const { config, onnx, externalData } = await loadGpt2(model, { shaderF16: adapter.features.includes('shader-f16'), cache: null, ...(options.fetch ? { fetch: options.fetch } : {}) });
+      const session = await backend.createSession(onnx, `the full model "${model.repo}"`, { externalData });
       const shape = modelDims(config);
-      return { logits: (rows) => paddedLogits(session, rows, shape), dispose: () => session.release() };
+      const pastType = pastKeyValuesType(onnx);
+      return { logits: (rows) => paddedLogits(session, rows, shape, pastType), dispose: () => session.release() };
     },
   };
 }

@@ -7,10 +7,10 @@
  * arguments. Errors arrive as AppErrors with their `code`.
  */
 import type {
-  CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, Progress, RepoRef, SaeInputFile, SaeSettingsPatch, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus,
+  CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, ModelDtype, ModelFileChoice, Progress, RepoRef, SaeInputFile, SaeSettingsPatch, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus,
 } from '../../src/lib/index.ts';
 
-export type { CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, Progress, SaeInputFile, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus };
+export type { CacheProgress, CacheRun, ColumnListing, ModelFileChoice, CorpusSource, FloatTensor, Progress, SaeInputFile, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus };
 
 export type CorpusColumnsSource = { kind: 'jsonl' | 'parquet'; file: Blob } | Omit<Extract<CorpusSource, { kind: 'hub' }>, 'column'>;
 
@@ -19,6 +19,12 @@ export type ModelSource = RepoRef;
 
 export interface LoadedModel {
   repo: string;
+  revision: string;
+  /** The ONNX file the engine cut (onnx/model.onnx or onnx/decoder_model.onnx, float16 variants where only they exist). */
+  onnxFile: string;
+  dtype: ModelDtype;
+  /** What the user should know about the file chosen (float16's cost in fidelity). */
+  note?: string;
   modelType: string;
   nLayer: number;
   dModel: number;
@@ -31,7 +37,7 @@ export interface LoadedModel {
   bosTokenId: number;
   /** The id that separates documents in packed rows. */
   eosTokenId: number;
-  /** Size of onnx/model.onnx in bytes. */
+  /** Size of the ONNX graph and the weights stored beside it, in bytes. */
   onnxBytes: number;
 }
 
@@ -41,6 +47,10 @@ export interface SaeChoice {
   label: string;
   spec: SaeSpec;
   summary: SaeSummary;
+  /** With a model loaded: why the SAE cannot read it (d_in, layer), before anything runs. */
+  modelError?: string;
+  /** With a model loaded: the SAE's config names another model (the sizes match). */
+  modelWarning?: string;
 }
 
 export interface SaeFilesResult {
@@ -67,6 +77,8 @@ export interface ReadySae {
   encoderBlocks: number;
   /** The graph tensor the hook point was read from. */
   hookTensor: string;
+  /** What the user should know (e.g. the SAE was trained on another model of the same size). */
+  warnings: string[];
 }
 
 export interface TimingRequest {
@@ -136,8 +148,14 @@ export interface NewCache {
 export interface EngineApi {
   /** The WebGPU adapter as the worker sees it. */
   webgpu(): Promise<WebGpuStatus>;
-  /** Downloads config.json and onnx/model.onnx (browser-cached) and checks the model is a GPT-2. */
+  /** The ONNX file a load would take from the repo, and its size, without downloading it (see hub/model-files.ts). */
+  inspectModel(source: ModelSource, signal?: AbortSignal): Promise<ModelFileChoice>;
+  /** Downloads config.json and the chosen ONNX file with its weights (kept by the browser) and checks the model is a GPT-2. */
   loadModel(source: ModelSource, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<LoadedModel>;
+  /** Downloaded model files kept by the browser: how many and how large. */
+  modelStorage(): Promise<{ files: number; bytes: number }>;
+  /** Deletes them (the next load downloads again). */
+  clearModelStorage(): Promise<void>;
   /** Full forward (transformers.js on WebGPU) on right-padded rows: logits [batch, seq, vocab]. */
   logits(rows: number[][]): Promise<FloatTensor>;
   /** The GPU device onnxruntime's WebGPU backend runs on (undefined before any session exists). */

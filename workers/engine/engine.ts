@@ -5,14 +5,15 @@
  * on WebGPU.
  */
 import {
-  AppError, applySaeSettings, buildEncoderModel, checkCorpusNumbers, checkRowLength, buildHookModel, cacheSettings, chunkRowsFor, chunkToShards, checkResumable, checkSaeAgainstModel, createRun,
-  deleteRun, delphiDatasetFields, delphiFiles, describeSource, findSameCache, detectSaes, downloadHubFile, encoderBlockColumns, estimateInputScale, exportDelphiZip, fingerprintOf,
-  getRun, HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, listColumns, listRuns, loadSaeWeights, loadTokenizer, modelDims, monotonic,
-  openCacheDb, packRows, parseGpt2Config, previewRows, readDelphiFolder, readDelphiZip, readDocuments, readFeature, readRunTokens, runCache,
-  runDigest, runExport, SaeEncoder, summarizeSae, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, batchRowsFor, writeChunk,
-  formatBytes, type CacheDatabase, type CacheProgress, type CacheSettings, type CacheRun, type CausalLm, type ColumnListing, type CorpusSource, type EngineRuntime, type FloatTensor,
-  type Gpt2Config, type InferenceSession, type ModelDims, type PackedCorpus, type Progress, type SaeCandidate, type SaeSpec,
-  type SparseActivations, type TextTokenizer, type WebGpuStatus,
+  AppError, applySaeSettings, batchRowsFor, buildEncoderModel, buildHookModel, cachedHubFiles, cacheSettings, checkCorpusNumbers, checkResumable,
+  checkRowLength, checkSaeAgainstModel, chunkRowsFor, chunkToShards, clearHubFiles, createRun, deleteRun, delphiDatasetFields, delphiFiles,
+  describeSource, detectSaes, encoderBlockColumns, estimateInputScale, exportDelphiZip, findSameCache, fingerprintOf, formatBytes, getRun,
+  HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, inspectGpt2, listColumns, listRuns, loadGpt2, loadSaeWeights, loadTokenizer, modelDims,
+  modelNameWarning, monotonic, openCacheDb, packRows, pastKeyValuesType, previewRows, readDelphiFolder, readDelphiZip, readDocuments, readFeature, readRunTokens, runCache, runDigest,
+  runExport, SaeEncoder, summarizeSae, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, writeChunk,
+  type CacheDatabase, type CacheProgress, type CacheRun, type CacheSettings, type CausalLm, type ColumnListing, type CorpusSource, type EngineRuntime,
+  type FloatTensor, type Gpt2Config, type InferenceSession, type ModelDims, type ModelFileChoice, type PackedCorpus, type Progress, type SaeCandidate,
+  type SaeSpec, type SparseActivations, type TextTokenizer, type WebGpuStatus,
 } from '../../src/lib/index.ts';
 import type {
   CacheRunOptions, CorpusColumnsSource, CorpusOptions, CorpusSummary, EngineApi, LoadedModel, ModelSource, NewCache, ReadySae,
@@ -24,8 +25,12 @@ interface ModelState {
   config: Gpt2Config;
   info: LoadedModel;
   onnx: Uint8Array;
+  /** Weights stored beside the graph, passed to every session made from it. */
+  externalData: { path: string; data: Uint8Array }[];
   dims: ModelDims;
 }
+
+const fullSource = (source: ModelSource): Required<ModelSource> => ({ repo: source.repo.trim(), hubUrl: source.hubUrl ?? HUGGING_FACE_HUB, revision: source.revision?.trim() || 'main' });
 
 interface EncoderState {
   encoder: SaeEncoder;
@@ -35,6 +40,17 @@ interface EncoderState {
 export interface EngineOptions {
   /** The cache database (default: IndexedDB's `autointerp-cache`). */
   openDb?: () => Promise<CacheDatabase>;
+}
+
+/** Whether an SAE fits the loaded model, said before anything runs: an error when it cannot read it, a warning when it names another model. */
+function agreement(spec: SaeSpec, model: ModelState): { modelError?: string; modelWarning?: string } {
+  try {
+    checkSaeAgainstModel(spec, model.dims, model.source.repo);
+  } catch (error) {
+    return { modelError: (error as Error).message };
+  }
+  const warning = modelNameWarning(spec.modelName, model.source.repo);
+  return warning ? { modelWarning: warning } : {};
 }
 
 /** The dataset fields of delphi's config.json for a corpus source. */
@@ -69,19 +85,29 @@ export class Engine implements EngineApi {
     const gpu = await this.runtime.detectGpu();
     if (!gpu.available) throw new AppError('webgpu/unavailable', `${gpu.reason} ${gpu.advice}`);
     await this.unloadModel();
-    const full: Required<ModelSource> = { repo: source.repo.trim(), hubUrl: source.hubUrl ?? HUGGING_FACE_HUB, revision: source.revision ?? 'main' };
-    const report = monotonic(onProgress);
-    const download = (path: string) =>
-      downloadHubFile({ ...full, path }, {
-        ...(signal ? { signal } : {}),
-        onProgress: (loaded, total) => report({ stage: `download ${path}`, done: loaded, ...(total ? { total } : {}), text: `Downloading ${path}: ${formatBytes(loaded)}${total ? ` of ${formatBytes(total)}` : ''}` }),
-      });
-    const config = parseGpt2Config(JSON.parse(new TextDecoder().decode(await download('config.json'))), full.repo);
-    const onnx = await download('onnx/model.onnx');
-    throwIfAborted(signal, 'Loading the model');
-    const info: LoadedModel = { repo: full.repo, ...config, onnxBytes: onnx.byteLength };
-    this.model = { source: full, config, info, onnx, dims: modelDims(config) };
+    const full = fullSource(source);
+    const loaded = await loadGpt2(full, { shaderF16: gpu.features.includes('shader-f16'), ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
+    const { config, choice, onnx, externalData } = loaded;
+    const info: LoadedModel = {
+      repo: full.repo, revision: full.revision, ...config, onnxFile: choice.graph.path, dtype: choice.dtype,
+      onnxBytes: onnx.byteLength + externalData.reduce((sum, file) => sum + file.data.byteLength, 0), ...(choice.note ? { note: choice.note } : {}),
+    };
+    this.model = { source: full, config, info, onnx, externalData, dims: modelDims(config) };
     return info;
+  }
+
+  async inspectModel(source: ModelSource, signal?: AbortSignal): Promise<ModelFileChoice> {
+    const gpu = await this.runtime.detectGpu();
+    return inspectGpt2(fullSource(source), { shaderF16: gpu.available && gpu.features.includes('shader-f16'), ...(signal ? { signal } : {}) });
+  }
+
+  async modelStorage(): Promise<{ files: number; bytes: number }> {
+    const files = await cachedHubFiles();
+    return { files: files.length, bytes: files.reduce((sum, file) => sum + file.bytes, 0) };
+  }
+
+  async clearModelStorage(): Promise<void> {
+    await clearHubFiles();
   }
 
   async logits(rows: number[][]): Promise<FloatTensor> {
@@ -99,7 +125,7 @@ export class Engine implements EngineApi {
     checkRowLength(rows[0]?.length ?? 0, model.config);
     let session = this.hookSessions.get(hookName);
     if (!session) {
-      session = await this.runtime.backend.createSession(buildHookModel(model.onnx, hookName).bytes, `the model up to ${hookName}`);
+      session = await this.runtime.backend.createSession(buildHookModel(model.onnx, hookName).bytes, `the model up to ${hookName}`, { externalData: model.externalData });
       this.hookSessions.set(hookName, session);
     }
     const output = (await session.run(tokenFeeds(session.inputNames, rows, model.dims)))[HOOK_OUTPUT]!;
@@ -110,8 +136,9 @@ export class Engine implements EngineApi {
     const detection = await detectSaes(files);
     this.candidates = detection.candidates;
     this.saeFiles = new Map(files.map((f) => [f.path, f.blob]));
+    const model = this.model;
     return {
-      choices: detection.candidates.map((c) => ({ id: c.id, label: c.label, spec: c.spec, summary: summarizeSae(c.spec) })),
+      choices: detection.candidates.map((c) => ({ id: c.id, label: c.label, spec: c.spec, summary: summarizeSae(c.spec), ...(model ? agreement(c.spec, model) : {}) })),
       skipped: detection.skipped.map((s) => ({ path: s.path, message: s.message })),
     };
   }
@@ -123,18 +150,19 @@ export class Engine implements EngineApi {
     // The same checks as for the files' own settings (k from 1 to the width, a hook point we can read).
     const spec = applySaeSettings(candidate.spec, options.overrides ?? {});
     if (spec.missing.length > 0) throw new AppError('sae/bad-config', `Set these before encoding: ${spec.missing.join(', ')}.`);
-    checkSaeAgainstModel(spec, model.dims);
+    checkSaeAgainstModel(spec, model.dims, model.source.repo);
     const weights = await loadSaeWeights(candidate, spec);
     const maxTensorBytes = options.maxTensorBytes ?? (await this.maxTensorBytes());
-    const built = buildEncoderModel(model.onnx, spec, weights, { maxTensorBytes });
+    const built = buildEncoderModel(model.onnx, spec, weights, { maxTensorBytes, externalData: model.externalData });
     // Detach before releasing: a cache run that queues its next batch meanwhile sees the change and stops.
     const previous = this.encoder;
     this.encoder = undefined;
     await previous?.encoder.release();
-    const session = await this.runtime.backend.createSession(built.bytes, `the SAE encoder at ${spec.hookName}`);
+    const session = await this.runtime.backend.createSession(built.bytes, `the SAE encoder at ${spec.hookName}`, { externalData: model.externalData });
     const blob = this.saeFiles.get(candidate.weightsPath);
     const fingerprint = blob ? await fingerprintOf(blob) : candidate.id;
-    const ready: ReadySae = { spec, label: candidate.label, fingerprint, encoderBlocks: Math.ceil(spec.width / encoderBlockColumns(spec.dIn, maxTensorBytes)), hookTensor: built.hook.tensor };
+    const warning = modelNameWarning(spec.modelName, model.source.repo);
+    const ready: ReadySae = { spec, label: candidate.label, fingerprint, warnings: warning ? [warning] : [], encoderBlocks: Math.ceil(spec.width / encoderBlockColumns(spec.dIn, maxTensorBytes)), hookTensor: built.hook.tensor };
     this.encoder = { encoder: new SaeEncoder(session, spec, model.dims, options.initialCap), ready };
     return ready;
   }
@@ -313,9 +341,10 @@ export class Engine implements EngineApi {
     } else if (request.kind === 'cut') {
       once = () => this.hookActivations(request.hookName ?? this.encoder?.ready.spec.hookName ?? 'blocks.0.hook_resid_pre', request.rows);
     } else {
-      const session = await this.runtime.backend.createSession(model.onnx, 'the full model');
+      const session = await this.runtime.backend.createSession(model.onnx, 'the full model', { externalData: model.externalData });
+      const pastType = pastKeyValuesType(model.onnx); // the whole export takes its own type (the built graphs take float32)
       // The outputs come back to the CPU, as they would for a user of logits.
-      once = () => session.run(tokenFeeds(session.inputNames, request.rows, model.dims));
+      once = () => session.run(tokenFeeds(session.inputNames, request.rows, model.dims, pastType));
       release = () => session.release();
     }
     await once(); // warm-up: shader compilation and first allocations stay out of the timing

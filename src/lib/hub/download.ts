@@ -18,7 +18,8 @@ export interface DownloadOptions {
   fetch?: typeof fetch;
 }
 
-async function openFileCache(): Promise<Cache | undefined> {
+/** The Cache API cache of hub files, where the platform has one. */
+export async function openFileCache(): Promise<Cache | undefined> {
   return typeof caches !== 'undefined' ? caches.open(HUB_FILE_CACHE).catch(() => undefined) : undefined;
 }
 

@@ -9,6 +9,7 @@
  */
 import { AppError } from '../errors.ts';
 import { indexGraph, tensorValues, type OnnxGraph, type OnnxNode, type OnnxTensor } from '../formats/index.ts';
+import type { ExternalDataFile } from '../types.ts';
 import { parseHookName } from './hooks.ts';
 
 /** The hook sites the engine can read from a GPT-2 graph. */
@@ -113,9 +114,10 @@ export function locateHook(graph: OnnxGraph, hookName: string): HookTensor {
 
 /**
  * The value bias b_V of block L's attention (the last third of c_attn's bias), which TransformerLens
- * folds out of hook_z. Undefined when the graph keeps it somewhere we do not recognise.
+ * folds out of hook_z. Undefined when the graph keeps it somewhere we do not recognise. `externalData`:
+ * the files loaded beside the graph, for exports that keep their weights there.
  */
-export function valueBias(graph: OnnxGraph, layer: number, dModel: number): Float32Array | undefined {
+export function valueBias(graph: OnnxGraph, layer: number, dModel: number, externalData?: readonly ExternalDataFile[]): Float32Array | undefined {
   const scope = `/transformer/h.${layer}/attn/c_attn/`;
   const byName = new Map(graph.initializers.map((t) => [t.name, t] as const));
   for (const node of graph.nodes) {
@@ -123,14 +125,14 @@ export function valueBias(graph: OnnxGraph, layer: number, dModel: number): Floa
     for (const input of node.inputs) {
       const tensor: OnnxTensor | undefined = byName.get(input);
       if (tensor && tensor.dims.length === 1 && tensor.dims[0] === 3 * dModel) {
-        return Float32Array.from(tensorValues(tensor).slice(2 * dModel));
+        return Float32Array.from(tensorValues(tensor, externalData).slice(2 * dModel));
       }
     }
   }
   return undefined;
 }
 
-/** The width of a graph tensor's last axis, read from the weights around it (for checks and messages). */
+/** The width of a graph tensor's last axis, read from the weights' shapes (in the graph even when their data is not). */
 export function modelDModel(graph: OnnxGraph): number | undefined {
   const wte = graph.initializers.find((t) => /wte\.weight$/.test(t.name) && t.dims.length === 2);
   return wte?.dims[1];

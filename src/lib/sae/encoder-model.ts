@@ -5,7 +5,8 @@
  */
 import { AppError } from '../errors.ts';
 import { decodeModel } from '../formats/index.ts';
-import { defaultOpset, finishModel, locateHook, modelDModel, valueBias, type BuiltModel } from '../model/index.ts';
+import { cutAt, defaultOpset, finishModel, modelDModel, valueBias, type BuiltModel } from '../model/index.ts';
+import type { ExternalDataFile } from '../types.ts';
 import { appendSaeEncoder, SAE_OUTPUTS } from './encode-graph.ts';
 import type { SaeSpec, SaeWeights } from './types.ts';
 
@@ -20,19 +21,24 @@ export function expectsFoldedValueBias(spec: Pick<SaeSpec, 'format' | 'hookName'
 export interface EncoderModelOptions {
   /** Largest single weight tensor in bytes (the device's buffer limit, with margin). */
   maxTensorBytes: number;
+  /** The files loaded beside the graph, for exports that keep their weights there (the value bias is read from them). */
+  externalData?: readonly ExternalDataFile[];
 }
 
-/** The model cut at the SAE's hook point with the SAE encoder appended; outputs the sparse result. */
+/**
+ * The model cut at the SAE's hook point with the SAE encoder appended; outputs the sparse result. The
+ * encoder is float32 whatever the export's precision (a float16 export's hook is cast first).
+ */
 export function buildEncoderModel(modelBytes: Uint8Array, spec: SaeSpec, weights: SaeWeights, options: EncoderModelOptions): BuiltModel {
   if (!spec.hookName) throw new AppError('sae/bad-config', 'Choose the hook point the SAE reads before encoding.');
   const model = decodeModel(modelBytes);
-  const hook = locateHook(model.graph, spec.hookName);
+  const { hook, tensor } = cutAt(model, spec.hookName);
   const dModel = modelDModel(model.graph);
-  const bias = expectsFoldedValueBias(spec) && dModel ? valueBias(model.graph, hook.layer, dModel) : undefined;
+  const bias = expectsFoldedValueBias(spec) && dModel ? valueBias(model.graph, hook.layer, dModel, options.externalData) : undefined;
   const head = spec.hookHeadIndex !== null && spec.hookHeadIndex !== undefined && dModel
     ? { index: spec.hookHeadIndex, dHead: spec.dIn }
     : undefined;
-  appendSaeEncoder(model.graph, hook.tensor, spec, weights, {
+  appendSaeEncoder(model.graph, tensor, spec, weights, {
     opset: defaultOpset(model),
     maxTensorBytes: options.maxTensorBytes,
     ...(bias ? { valueBias: bias } : {}),

@@ -1,5 +1,6 @@
 /**
- * Whether an SAE can read a model: its hook point exists in the model and has the SAE's width.
+ * Whether an SAE can read a model: its hook point exists in the model and has the SAE's width; and
+ * whether it was trained on this model at all (the name its config gives against the repo loaded).
  */
 import { AppError } from '../errors.ts';
 import { HOOK_SITES, hookSitesForWidth, parseHookName, type ModelDims } from '../model/index.ts';
@@ -11,9 +12,42 @@ const describeDims = (d: ModelDims) =>
 /**
  * Checks that the SAE can read the model's hook point: a known hook name, a layer the model has, and a
  * d_in equal to the hook's width. With no hook name yet, checks that some hook point has width d_in.
- * Throws AppError `sae/unknown-hook`, `sae/layer-out-of-range` or `sae/mismatch`.
+ * Throws AppError `sae/unknown-hook`, `sae/layer-out-of-range` or `sae/mismatch`. `modelRepo`, the model
+ * loaded, keeps the message from naming the config's model when that is the same one.
  */
-export function checkSaeAgainstModel(spec: Pick<SaeSpec, 'dIn' | 'hookName' | 'hookHeadIndex'>, dims: ModelDims): void {
+export function checkSaeAgainstModel(spec: Pick<SaeSpec, 'dIn' | 'hookName' | 'hookHeadIndex' | 'modelName'>, dims: ModelDims, modelRepo?: string): void {
+  try {
+    checkShapes(spec, dims);
+  } catch (error) {
+    // Say what it was trained on when the config tells and names another model: that is the fix.
+    const otherModel = spec.modelName && (!modelRepo || canonicalModelName(spec.modelName) !== canonicalModelName(modelRepo));
+    if (error instanceof AppError && otherModel) throw new AppError(error.code, `${error.message} (Its config says it was trained on ${spec.modelName}.)`);
+    throw error;
+  }
+}
+
+/** Names of the same model across TransformerLens, the hub and ONNX export repos. */
+const MODEL_ALIASES: Record<string, string> = { 'gpt2-small': 'gpt2' };
+
+/** A model name reduced to compare: lower case, no owner (`Xenova/gpt2` -> `gpt2`), no export suffix, aliases resolved. */
+export function canonicalModelName(name: string): string {
+  const lower = name.trim().toLowerCase();
+  const alias = MODEL_ALIASES[lower];
+  if (alias) return alias;
+  const bare = lower.slice(lower.lastIndexOf('/') + 1).replace(/[-_](onnx|web|webgpu)$/, '');
+  return MODEL_ALIASES[bare] ?? bare;
+}
+
+/**
+ * A warning when the SAE's config names another model than the one loaded (its sizes may still match,
+ * as for two GPT-2 checkpoints of the same size); undefined when they agree or the config names none.
+ */
+export function modelNameWarning(modelName: string | undefined, repo: string): string | undefined {
+  if (!modelName || canonicalModelName(modelName) === canonicalModelName(repo)) return undefined;
+  return `This SAE was trained on ${modelName}, and the model loaded is ${repo}. Their sizes match, so it will run, but its features are only meaningful on the model it was trained on.`;
+}
+
+function checkShapes(spec: Pick<SaeSpec, 'dIn' | 'hookName' | 'hookHeadIndex'>, dims: ModelDims): void {
   if (spec.hookName === undefined) {
     if (hookSitesForWidth(spec.dIn, dims).length === 0) {
       throw new AppError(

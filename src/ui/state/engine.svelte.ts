@@ -6,7 +6,7 @@
 import * as Comlink from 'comlink';
 import { registerTransferHandlers } from '../../../workers/comlink-handlers.ts';
 import { PolicyWorker } from '../content-security-policy.ts';
-import type { EngineApi, LoadedModel, ModelSource, Progress, ReadySae, SaeFilesResult, SaeSpec, WebGpuStatus } from '../../../workers/engine/api.ts';
+import type { EngineApi, LoadedModel, ModelFileChoice, ModelSource, Progress, ReadySae, SaeFilesResult, SaeSpec, WebGpuStatus } from '../../../workers/engine/api.ts';
 
 /** One token of the sample text with its strongest features. */
 export interface TokenFeatures {
@@ -53,6 +53,34 @@ export class EngineState {
   hubUrl = $state<string | undefined>();
 
   private loadControl: AbortController | undefined;
+  /** What a load of the repo in the Model panel would download, or why it cannot (newest request wins). */
+  inspection = $state.raw<{ source: ModelSource; choice?: ModelFileChoice; error?: string } | undefined>();
+  private inspecting = 0;
+  /** Downloaded model files the browser keeps. */
+  modelFiles = $state.raw<{ files: number; bytes: number } | undefined>();
+  /** The SAE files opened last, opened again when another model loads (what fits depends on the model). */
+  private lastSaeFiles: File[] | undefined;
+
+  /** Looks up the file a load would take and its size, without downloading it. */
+  async inspect(source: ModelSource): Promise<void> {
+    const request = ++this.inspecting;
+    this.inspection = { source };
+    try {
+      const choice = await this.api.inspectModel(source);
+      if (request === this.inspecting) this.inspection = { source, choice };
+    } catch (error) {
+      if (request === this.inspecting) this.inspection = { source, error: (error as Error).message };
+    }
+  }
+
+  async refreshModelFiles(): Promise<void> {
+    this.modelFiles = await this.api.modelStorage().catch(() => undefined);
+  }
+
+  async clearModelFiles(): Promise<void> {
+    await this.api.clearModelStorage();
+    await this.refreshModelFiles();
+  }
 
   async loadModel(source: ModelSource): Promise<void> {
     const control = new AbortController();
@@ -76,6 +104,9 @@ export class EngineState {
       this.loading = false;
       this.loadControl = undefined;
     }
+    void this.refreshModelFiles();
+    // Whether the opened SAE fits depends on the model: read its files again against this one.
+    if (this.model && this.lastSaeFiles) await this.openSaeFiles(this.lastSaeFiles, true);
   }
 
   /** Stops the model download in progress. */
@@ -84,8 +115,11 @@ export class EngineState {
   }
 
   /** Reads the dropped files' headers and configs (nothing is loaded onto the GPU yet). */
-  async openSaeFiles(files: File[]): Promise<void> {
+  async openSaeFiles(files: File[], keepNote = false): Promise<void> {
+    this.lastSaeFiles = files;
+    const note = this.saeNote;
     await this.saeTask(async () => {
+      if (keepNote) this.saeNote = note;
       this.sae = undefined;
       this.sample = undefined;
       this.saeFiles = undefined;

@@ -78,7 +78,7 @@ describe('loading the model', () => {
     const events: Progress[] = [];
     const info = await engine.loadModel(source(), (p) => events.push(p));
     expect(info).toEqual({
-      repo: REPO, modelType: 'gpt2', nLayer: 3, dModel: 64, nHead: 4, dMlp: 256, vocabSize: 4097, nPositions: 1024,
+      repo: REPO, revision: 'main', onnxFile: 'onnx/model.onnx', dtype: 'fp32', modelType: 'gpt2', nLayer: 3, dModel: 64, nHead: 4, dMlp: 256, vocabSize: 4097, nPositions: 1024,
       bosTokenId: 4096, eosTokenId: 4096, onnxBytes: statSync(join(TINY_GPT2, 'onnx/model.onnx')).size,
     });
     expect(events.length).toBeGreaterThan(1);
@@ -97,9 +97,9 @@ describe('loading the model', () => {
     expect(await engine.webgpu()).toMatchObject({ available: true });
   });
 
-  test('a repo the hub does not have fails with hub/not-found, naming it', async () => {
+  test('a repo the hub does not have fails as the hub answers it (401: missing, private or gated), naming it', async () => {
     const error = await failure(() => new Engine(createNodeRuntime()).loadModel(source('autointerp-test/no-such-model')));
-    expect(errorCode(error)).toBe('hub/not-found');
+    expect(errorCode(error)).toBe('hub/gated');
     expect(error.message).toContain('autointerp-test/no-such-model');
   });
 

@@ -8,6 +8,8 @@ import { AttributeType, dataTypeBytes, TENSOR, TensorDataType } from './types.ts
 import type { Dim, Int64, OnnxAttribute, OnnxGraph, OnnxModel, OnnxNode, OnnxTensor, ValueInfo } from './types.ts';
 import { concat, readRepeatedFloat, readRepeatedInt64, scanFields, utf8Encoder, WIRE_FIXED64, Writer } from './wire.ts';
 import { decodeTensorHeader } from './decode.ts';
+import { tensorBytes } from './external.ts';
+import type { ExternalDataFile } from '../../types.ts';
 
 type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | BigUint64Array;
 
@@ -61,17 +63,15 @@ export function tensorRawData(tensor: OnnxTensor): Uint8Array | undefined {
 
 /**
  * A tensor's values as numbers (for constants and small tensors; int64 beyond 2^53 loses
- * precision). Reads raw_data or the typed float_data/int32_data/int64_data/double_data fields.
+ * precision). Reads raw_data, the typed float_data/int32_data/int64_data/double_data fields, or the
+ * tensor's range of an external data file (`externalData`: the files loaded beside the graph).
  */
-export function tensorValues(tensor: OnnxTensor): number[] {
+export function tensorValues(tensor: OnnxTensor, externalData?: readonly ExternalDataFile[]): number[] {
   const header = decodeTensorHeader(tensor.proto);
-  if (header.externalData) {
-    throw new AppError('onnx/malformed', `Tensor "${header.name}" keeps its data in an external file, which is not supported here. Use a single-file .onnx model.`);
-  }
   const count = header.dims.reduce((a, b) => a * b, 1);
   const out: number[] = [];
-  if (header.rawData) {
-    const raw = header.rawData;
+  const raw = tensorBytes(tensor, externalData);
+  if (raw) {
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const size = dataTypeBytes(header.dataType);
     if (!size || raw.byteLength !== count * size) {

@@ -1,7 +1,8 @@
-/** Reading and editing decoded graphs: attribute lookup, who produces and consumes each tensor, and pruning to chosen outputs. */
+/** Reading and editing decoded graphs: attribute lookup, who produces and consumes each tensor, element types, and pruning to chosen outputs. */
 import { AppError } from '../../errors.ts';
 import { TensorDataType } from './types.ts';
 import type { OnnxAttribute, OnnxGraph, OnnxNode, ValueInfo } from './types.ts';
+import { decodeTensorHeader } from './decode.ts';
 import { utf8 } from './wire.ts';
 import { makeValueInfo } from './build.ts';
 
@@ -64,4 +65,51 @@ export function pruneGraph(graph: OnnxGraph, outputs: readonly (string | ValueIn
   graph.initializers = graph.initializers.filter((t) => needed.has(t.name));
   graph.valueInfo = graph.valueInfo.filter((v) => needed.has(v.name));
   if (options.pruneInputs) graph.inputs = graph.inputs.filter((i) => needed.has(i.name));
+}
+
+const FLOAT_TYPES: ReadonlySet<number> = new Set([TensorDataType.FLOAT, TensorDataType.FLOAT16, TensorDataType.BFLOAT16, TensorDataType.DOUBLE]);
+const INT64_OPS = new Set(['Shape', 'Size', 'NonZero', 'ArgMax', 'ArgMin']);
+const BOOL_OPS = new Set(['Equal', 'Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf']);
+
+/**
+ * The element type (TensorDataType) of a tensor, 0 when it cannot be told. Exports rarely declare the
+ * types of inner tensors, so this follows the tensor back to what fixes its type: a declared value
+ * info, an initializer, a Cast, an op with an integer or boolean result, else (elementwise ops, MatMul,
+ * Gather, LayerNormalization, ...) the first floating-point input. Enough to tell a float16 export's
+ * activations from a float32 one's.
+ */
+export function inferElemType(graph: OnnxGraph, tensor: string): number {
+  const declared = new Map<string, number>();
+  for (const v of [...graph.inputs, ...graph.outputs, ...graph.valueInfo]) if (v.elemType) declared.set(v.name, v.elemType);
+  for (const t of graph.initializers) declared.set(t.name, t.dataType);
+  const { producers } = indexGraph(graph);
+  const known = new Map<string, number>();
+  const typeOf = (name: string): number => {
+    const seen = declared.get(name) ?? known.get(name);
+    if (seen !== undefined) return seen;
+    known.set(name, 0); // a cycle (malformed graph) reads as unknown
+    const node = producers.get(name);
+    let type = 0;
+    if (node?.opType === 'Cast') type = Number(getAttribute(node, 'to')?.i ?? 0);
+    else if (node?.opType === 'CastLike') type = typeOf(node.inputs[1] ?? '');
+    else if (node?.opType === 'Constant') {
+      const value = getAttribute(node, 'value')?.t;
+      type = value ? decodeTensorHeader(value.proto).dataType : getAttribute(node, 'value_float') || getAttribute(node, 'value_floats') ? TensorDataType.FLOAT : TensorDataType.INT64;
+    } else if (node && INT64_OPS.has(node.opType)) type = TensorDataType.INT64;
+    else if (node && BOOL_OPS.has(node.opType)) type = TensorDataType.BOOL;
+    else if (node) {
+      // Lazily, input by input: the first one usually settles it (a weight), so the walk stays short.
+      for (const input of node.inputs.filter(Boolean)) {
+        const t = typeOf(input);
+        if (FLOAT_TYPES.has(t)) {
+          type = t;
+          break;
+        }
+        type ||= t;
+      }
+    }
+    known.set(name, type);
+    return type;
+  };
+  return typeOf(tensor);
 }

@@ -13,12 +13,14 @@
  * - Encoding collects parts (small buffers plus the untouched weight views) and concatenates
  *   them once at the end (`encodeModel`), or hands the parts over (`encodeModelParts`, e.g. for
  *   `new Blob(parts)`).
+ * - Tensors whose data lives in a file beside the graph (external data) are kept as they are, like
+ *   any tensor; `tensorValues(tensor, externalData)` reads their values from the files.
  *
  * The decoded model holds views into the input bytes: keep them alive and do not mutate them.
  * Byte arrays in decoded objects (`proto`, attribute strings) are treated as immutable; replace
  * them rather than writing into them.
  */
-export { AttributeType, dataTypeBytes, TensorDataType } from './types.ts';
+export { AttributeType, DataLocation, dataTypeBytes, TensorDataType } from './types.ts';
 export type { Dim, Int64, OnnxAttribute, OnnxGraph, OnnxModel, OnnxNode, OnnxTensor, OpsetImport, RawField, ValueInfo } from './types.ts';
 export { decodeModel, decodeTensorHeader } from './decode.ts';
 export { encodeModel, encodeModelParts } from './encode.ts';
@@ -37,4 +39,5 @@ export {
   tensorRawData,
   tensorValues,
 } from './build.ts';
-export { attributeString, getAttribute, indexGraph, pruneGraph } from './graph.ts';
+export { attributeString, getAttribute, indexGraph, inferElemType, pruneGraph } from './graph.ts';
+export { externalDataRef, makeExternalTensor, tensorBytes, type ExternalDataRef } from './external.ts';

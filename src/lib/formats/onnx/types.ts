@@ -153,7 +153,11 @@ export const OPSET = { domain: 1, version: 2 } as const;
 export const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12, valueInfo: 13 } as const;
 export const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 } as const;
 export const ATTR = { name: 1, f: 2, i: 3, s: 4, t: 5, floats: 7, ints: 8, strings: 9, tensors: 10, type: 20 } as const;
-export const TENSOR = { dims: 1, dataType: 2, floatData: 4, int32Data: 5, int64Data: 7, name: 8, rawData: 9, doubleData: 10, uint64Data: 11, dataLocation: 14 } as const;
+export const TENSOR = { dims: 1, dataType: 2, floatData: 4, int32Data: 5, int64Data: 7, name: 8, rawData: 9, doubleData: 10, uint64Data: 11, externalData: 13, dataLocation: 14 } as const;
+/** StringStringEntryProto (TensorProto.external_data's entries). */
+export const STRING_ENTRY = { key: 1, value: 2 } as const;
+/** TensorProto.DataLocation. */
+export const DataLocation = { DEFAULT: 0, EXTERNAL: 1 } as const;
 export const VALUE_INFO = { name: 1, type: 2 } as const;
 export const TYPE = { tensorType: 1 } as const;
 export const TYPE_TENSOR = { elemType: 1, shape: 2 } as const;
