@@ -81,6 +81,16 @@ export interface ReadySae {
   warnings: string[];
 }
 
+/** What a feature writes, from the selected SAE's decoder and the model's unembedding (feature pages). */
+export interface FeatureDirections {
+  /** Tokens whose logits the decoder direction raises most, strongest first. */
+  top: { token: number; piece: string; value: number }[];
+  /** Tokens whose logits it lowers most, most negative first. */
+  bottom: { token: number; piece: string; value: number }[];
+  /** Features with the most similar decoder directions (cosine), most similar first. */
+  similar: { feature: number; similarity: number }[];
+}
+
 export interface TimingRequest {
   /** full: the whole model with logits read back; cut: the model up to the hook; engine: cut + SAE + sparse read-back. */
   kind: 'full' | 'cut' | 'engine';
@@ -168,6 +178,11 @@ export interface EngineApi {
   selectSae(id: string, options?: SelectSaeOptions): Promise<ReadySae>;
   /** The current TopK cap of a ReLU-like SAE (k for a TopK SAE). */
   encoderCap(): Promise<number | undefined>;
+  /**
+   * Logit effects and decoder-cosine neighbours of `feature` of the selected SAE, which must be the one
+   * with `fingerprint` (the cache's): AppError `sae/not-ready` otherwise.
+   */
+  featureDirections(fingerprint: string, feature: number, k?: number): Promise<FeatureDirections>;
   /** Token ids and their text pieces, with the loaded model's tokenizer (from the same hub repo). */
   tokenize(text: string): Promise<{ ids: number[]; pieces: string[] }>;
   /**

@@ -5,7 +5,7 @@
  * on WebGPU.
  */
 import {
-  AppError, applySaeSettings, batchRowsFor, buildEncoderModel, buildHookModel, cachedHubFiles, cacheSettings, checkCorpusNumbers, checkResumable,
+  AppError, applySaeSettings, cosineNeighbours, decoderDirection, logitEffects, tokenEmbedding, batchRowsFor, buildEncoderModel, buildHookModel, cachedHubFiles, cacheSettings, checkCorpusNumbers, checkResumable,
   checkRowLength, checkSaeAgainstModel, chunkRowsFor, chunkToShards, clearHubFiles, createRun, deleteRun, delphiDatasetFields, delphiFiles,
   describeSource, detectSaes, encoderBlockColumns, estimateInputScale, exportDelphiZip, findSameCache, fingerprintOf, formatBytes, getRun,
   HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, inspectGpt2, listColumns, listRuns, loadGpt2, loadSaeWeights, loadTokenizer, modelDims,
@@ -13,10 +13,10 @@ import {
   runExport, SaeEncoder, summarizeSae, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, writeChunk,
   type CacheDatabase, type CacheProgress, type CacheRun, type CacheSettings, type CausalLm, type ColumnListing, type CorpusSource, type EngineRuntime,
   type FloatTensor, type Gpt2Config, type InferenceSession, type ModelDims, type ModelFileChoice, type PackedCorpus, type Progress, type SaeCandidate,
-  type SaeSpec, type SparseActivations, type TextTokenizer, type WebGpuStatus,
+  type SaeSpec, type SparseActivations, type TextTokenizer, type TokenEffect, type TokenEmbedding, type WebGpuStatus,
 } from '../../src/lib/index.ts';
 import type {
-  CacheRunOptions, CorpusColumnsSource, CorpusOptions, CorpusSummary, EngineApi, LoadedModel, ModelSource, NewCache, ReadySae,
+  CacheRunOptions, CorpusColumnsSource, CorpusOptions, CorpusSummary, EngineApi, FeatureDirections, LoadedModel, ModelSource, NewCache, ReadySae,
   SaeFilesResult, SaeInputFile, SelectSaeOptions, StorageTiming, TimingRequest, TimingResult,
 } from './api.ts';
 
@@ -35,6 +35,9 @@ const fullSource = (source: ModelSource): Required<ModelSource> => ({ repo: sour
 interface EncoderState {
   encoder: SaeEncoder;
   ready: ReadySae;
+  candidate: SaeCandidate;
+  /** W_dec and the model's token embedding, read on the first feature page that asks (hundreds of MB for real SAEs). */
+  directions?: Promise<{ wDec: Float32Array; embedding: TokenEmbedding }>;
 }
 
 export interface EngineOptions {
@@ -163,8 +166,30 @@ export class Engine implements EngineApi {
     const fingerprint = blob ? await fingerprintOf(blob) : candidate.id;
     const warning = modelNameWarning(spec.modelName, model.source.repo);
     const ready: ReadySae = { spec, label: candidate.label, fingerprint, warnings: warning ? [warning] : [], encoderBlocks: Math.ceil(spec.width / encoderBlockColumns(spec.dIn, maxTensorBytes)), hookTensor: built.hook.tensor };
-    this.encoder = { encoder: new SaeEncoder(session, spec, model.dims, options.initialCap), ready };
+    this.encoder = { encoder: new SaeEncoder(session, spec, model.dims, options.initialCap), ready, candidate };
     return ready;
+  }
+
+  async featureDirections(fingerprint: string, feature: number, k = 10): Promise<FeatureDirections> {
+    const state = this.encoder;
+    const model = this.model;
+    if (!state || !model || state.ready.fingerprint !== fingerprint) {
+      throw new AppError('sae/not-ready', 'Logit effects and similar features are computed from the SAE the cache was made with: load its model and use that SAE in Setup to see them.');
+    }
+    if (!state.directions) {
+      state.directions = (async () => ({ wDec: (await loadSaeWeights(state.candidate, state.ready.spec)).wDec, embedding: tokenEmbedding(model.onnx, model.externalData) }))();
+      state.directions.catch(() => (state.directions = undefined));
+    }
+    const { wDec, embedding } = await state.directions;
+    const { dIn, width } = state.ready.spec;
+    const effects = logitEffects(decoderDirection(wDec, dIn, feature), embedding, k);
+    const tokenizer = await this.loadTokenizer();
+    const withPiece = (effect: TokenEffect) => ({ ...effect, piece: tokenizer.decode([effect.token]) });
+    return {
+      top: effects.top.map(withPiece),
+      bottom: effects.bottom.map(withPiece),
+      similar: cosineNeighbours({ data: wDec, width, dim: dIn, layout: 'feature-major' }, feature, k),
+    };
   }
 
   async encoderCap(): Promise<number | undefined> {

@@ -5,5 +5,6 @@
 export * from './cache-interchange.ts';
 export * from './cache-runner.ts';
 export * from './delphi/index.ts';
+export * from './records/index.ts';
 export * from './cache-settings.ts';
 export * from './synthetic.ts';

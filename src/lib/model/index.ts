@@ -9,3 +9,4 @@ export { HOOK_SITES, hookFromModuleName, hookName, hookSitesForWidth, parseHookN
 export { pastKeyValuesType, tokenFeeds, type HeadShape, type PastType } from './feeds.ts';
 export { loadTokenizer, tokenizerFromJson } from './tokenizer.ts';
 export { inspectGpt2, loadGpt2, type LoadedGpt2, type LoadGpt2Options } from './load.ts';
+export { tokenEmbedding, type TokenEmbedding } from './embedding.ts';

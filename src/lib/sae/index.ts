@@ -25,3 +25,4 @@ export * from './sparse.ts';
 export * from './encoder.ts';
 export * from './scale.ts';
 export * from './fingerprint.ts';
+export * from './directions.ts';

@@ -10,6 +10,7 @@ import { AppError, type ErrorCode } from '../errors.ts';
 import { float16BitsToFloat32 } from '../formats/index.ts';
 import { sha256Hex } from '../util/index.ts';
 import { chunkRowsFor, featureInShard, mergeShardRecords, recordBytes, SHARD_FEATURES, type ShardRecord } from './cache-layout.ts';
+import type { StoredFeatureStats } from './stats-layout.ts';
 
 export interface CacheSettings {
   model: { repo: string; revision: string; hubUrl: string };
@@ -60,18 +61,24 @@ interface CacheDb extends DBSchema {
   tokens: { key: [string, number]; value: Uint16Array | Uint32Array };
   /** [runId, shard, chunk] -> that shard's activations in that chunk. */
   shards: { key: [string, number, number]; value: ShardRecord };
+  /** runId -> the run's per-feature statistics (stats-store.ts). Added in version 2. */
+  stats: { key: string; value: StoredFeatureStats };
 }
 
 export type CacheDatabase = IDBPDatabase<CacheDb>;
 
 export const CACHE_DB_NAME = 'autointerp-cache';
 
+/** Versioned upgrades: each step adds what its version brought, so existing caches are kept. */
 export function openCacheDb(name = CACHE_DB_NAME): Promise<CacheDatabase> {
-  return openDB<CacheDb>(name, 1, {
-    upgrade(db) {
-      db.createObjectStore('runs', { keyPath: 'id' });
-      db.createObjectStore('tokens');
-      db.createObjectStore('shards');
+  return openDB<CacheDb>(name, 2, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('runs', { keyPath: 'id' });
+        db.createObjectStore('tokens');
+        db.createObjectStore('shards');
+      }
+      if (oldVersion < 2) db.createObjectStore('stats', { keyPath: 'runId' });
     },
   });
 }
@@ -145,9 +152,10 @@ export async function updateRun(db: CacheDatabase, id: string, change: Partial<P
 }
 
 export async function deleteRun(db: CacheDatabase, id: string): Promise<void> {
-  const tx = db.transaction(['runs', 'tokens', 'shards'], 'readwrite');
+  const tx = db.transaction(['runs', 'tokens', 'shards', 'stats'], 'readwrite');
   await tx.objectStore('tokens').delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
   await tx.objectStore('shards').delete(IDBKeyRange.bound([id, 0, 0], [id, Infinity, Infinity]));
+  await tx.objectStore('stats').delete(id);
   await tx.objectStore('runs').delete(id);
   await tx.done;
 }

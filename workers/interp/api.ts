@@ -1,0 +1,80 @@
+/**
+ * What the interp worker offers the page: everything after the GPU, starting with feature records
+ * over the caches in this browser (statistics, a feature's page). It needs no GPU, so the engine
+ * worker stays free for encoding while a table is sorted or a record is drawn.
+ *
+ * Long calls take `onProgress` and a `signal` as their last two arguments, as the engine's do.
+ */
+import type { ActivationInterval, CacheRun, Example, FeatureRecord, Progress, QuantileGroup, RecordOptions } from '../../src/lib/index.ts';
+
+export type { ActivationInterval, CacheRun, Example, FeatureRecord, Progress, QuantileGroup, RecordOptions };
+
+/**
+ * The per-feature columns a features table sorts and filters (typed arrays over the whole width,
+ * transferred, not copied), and the numbers that describe the cache as a whole.
+ */
+export interface FeatureTable {
+  runId: string;
+  width: number;
+  /** Tokens that could activate (row starts left out when skipped): the density's denominator. */
+  nTokens: number;
+  nWindows: number;
+  /** Features that never fire. */
+  dead: number;
+  exampleCtx: number;
+  skipBosPosition: boolean;
+  nnz: Uint32Array;
+  /** Activating windows per feature (what `minExamples` is compared with). */
+  windows: Uint32Array;
+  max: Float32Array;
+  mean: Float32Array;
+  computedAt: string;
+}
+
+/** A token id with its text, as the page shows it. */
+export interface TokenCount {
+  token: number;
+  piece: string;
+  count: number;
+}
+
+/** Everything a feature page shows that comes from the cache. */
+export interface FeaturePageView {
+  runId: string;
+  feature: number;
+  record: FeatureRecord;
+  /** The windows in quantile slices, a few examples each (0 the strongest). */
+  quantiles: QuantileGroup[];
+  /** Equal-width slices of (0, max] with their share of the activations and a few examples. */
+  intervals: (ActivationInterval & { examples: Example[] })[];
+  /** Histogram of the non-zero activations over [0, max] (the stored statistics' bins). */
+  histogram: { counts: number[]; binWidth: number };
+  topTokens: TokenCount[];
+  /** Non-zeros per token. */
+  density: number;
+  /** The strongest examples in order, for the page's first list. */
+  top: Example[];
+  /** Text of every token id the examples show (absent ids: the tokenizer could not be loaded). */
+  pieces: Record<number, string>;
+  /** Why token text is missing, when it is. */
+  piecesError?: string;
+  options: RecordOptions;
+}
+
+export interface InterpApi {
+  /** The caches in this browser (the store the engine writes). */
+  listCaches(): Promise<CacheRun[]>;
+  /**
+   * The run's feature table, from its stored statistics, computed first (one pass over the cache, then
+   * stored with it) when there are none or they are stale (the run has grown since).
+   */
+  featureTable(runId: string, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<FeatureTable>;
+  /** Whether the stored statistics are current, without computing anything. */
+  hasCurrentStats(runId: string): Promise<boolean>;
+  /** The hub that caches naming none (delphi imports) take their model's tokenizer from (default: the Hugging Face hub). */
+  useHub(hubUrl: string): Promise<void>;
+  /** One feature's page, on demand. */
+  featurePage(runId: string, feature: number, options?: Partial<RecordOptions>): Promise<FeaturePageView>;
+  /** One feature's record in the JSON shape `npm run records` writes. */
+  featureRecord(runId: string, feature: number, options?: Partial<RecordOptions>): Promise<FeatureRecord>;
+}

@@ -1,0 +1,153 @@
+/**
+ * The interp worker's implementation: feature records over the caches in IndexedDB. It holds the open
+ * database, a reader per cache (the token matrix read once) and a tokenizer per model, and hands each
+ * call to the core; the class runs in Node tests on fake-indexeddb as well as in the worker.
+ */
+import {
+  AppError, computeFeatureStats, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
+  openCacheDb, putFeatureStats, recordOptions, featureRecord,
+  type CacheDatabase, type CacheReader, type CacheRun, type Example, type FeatureRecord, type Progress, type RecordOptions, type RepoRef,
+  type StoredFeatureStats, type TextTokenizer,
+} from '../../src/lib/index.ts';
+import type { FeaturePageView, FeatureTable, InterpApi } from './api.ts';
+
+export interface InterpOptions {
+  /** The cache database (default: IndexedDB's `autointerp-cache`, the engine's). */
+  openDb?: () => Promise<CacheDatabase>;
+  /** How a model's tokenizer is loaded (default: from its hub repo, through the browser's file cache). */
+  loadTokenizer?: (model: RepoRef) => Promise<TextTokenizer>;
+}
+
+/** Statistics describe the run as it is now: a run that grew since (resumed) needs new ones. */
+const isCurrent = (stats: StoredFeatureStats | undefined, run: CacheRun): stats is StoredFeatureStats => !!stats && stats.nonZeros === run.nnz && stats.width === run.width;
+
+export class Interp implements InterpApi {
+  private db: Promise<CacheDatabase> | undefined;
+  private readonly readers = new Map<string, { nnz: number; reader: Promise<CacheReader> }>();
+  private readonly tokenizers = new Map<string, Promise<TextTokenizer>>();
+  private hubUrl = HUGGING_FACE_HUB;
+  /** One statistics pass per run at a time: a second caller waits for the first. */
+  private readonly computing = new Map<string, Promise<StoredFeatureStats>>();
+
+  constructor(private readonly options: InterpOptions = {}) {}
+
+  /** The hub that caches naming none (delphi imports) take their model's tokenizer from. */
+  async useHub(hubUrl: string): Promise<void> {
+    this.hubUrl = hubUrl;
+  }
+
+  async listCaches(): Promise<CacheRun[]> {
+    return listRuns(await this.openDb());
+  }
+
+  async hasCurrentStats(runId: string): Promise<boolean> {
+    const db = await this.openDb();
+    return isCurrent(await getFeatureStats(db, runId), await getRun(db, runId));
+  }
+
+  async featureTable(runId: string, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<FeatureTable> {
+    const stats = await this.stats(runId, onProgress, signal);
+    return {
+      runId,
+      width: stats.width,
+      nTokens: stats.nTokens,
+      nWindows: stats.nWindows,
+      dead: stats.dead,
+      exampleCtx: stats.options.exampleCtx,
+      skipBosPosition: stats.options.skipBosPosition,
+      nnz: stats.nnz,
+      windows: stats.windows,
+      max: stats.max,
+      mean: stats.mean,
+      computedAt: stats.computedAt,
+    };
+  }
+
+  async featureRecord(runId: string, feature: number, options: Partial<RecordOptions> = {}): Promise<FeatureRecord> {
+    return featureRecord(await this.reader(runId), feature, options);
+  }
+
+  async featurePage(runId: string, feature: number, given: Partial<RecordOptions> = {}): Promise<FeaturePageView> {
+    const reader = await this.reader(runId);
+    const options = recordOptions(given, reader);
+    const [page, stats] = await Promise.all([featurePage(reader, feature, options), this.stats(runId)]);
+    const bins = stats.options.bins;
+    const counts = Array.from(stats.histogram.subarray(feature * bins, feature * bins + bins));
+    const topTokens = featureTopTokens(stats, feature);
+    const shown: Example[] = [...page.top, ...page.record.train, ...page.record.test, ...page.record.non_activating, ...page.quantiles.flatMap((q) => q.examples), ...page.intervals.flatMap((i) => i.examples)];
+    const ids = new Set<number>(topTokens.map((t) => t.token));
+    for (const example of shown) for (const id of example.tokens) ids.add(id);
+    const { pieces, error } = await this.pieces(await getRun(await this.openDb(), runId), ids);
+    return {
+      runId,
+      feature,
+      record: page.record,
+      quantiles: page.quantiles,
+      intervals: page.intervals,
+      histogram: { counts, binWidth: stats.max[feature]! / bins },
+      topTokens: topTokens.map((t) => ({ ...t, piece: pieces[t.token] ?? `#${t.token}` })),
+      density: stats.nTokens ? stats.nnz[feature]! / stats.nTokens : 0,
+      top: page.top,
+      pieces,
+      ...(error ? { piecesError: error } : {}),
+      options,
+    };
+  }
+
+  /** The run's current statistics: stored ones, or computed (one pass) and stored. */
+  private async stats(runId: string, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<StoredFeatureStats> {
+    const db = await this.openDb();
+    const run = await getRun(db, runId);
+    const stored = await getFeatureStats(db, runId);
+    if (isCurrent(stored, run)) return stored;
+    let pending = this.computing.get(runId);
+    if (!pending) {
+      pending = (async () => {
+        const computed = await computeFeatureStats(await this.reader(runId), {}, { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
+        return putFeatureStats(db, runId, computed);
+      })();
+      this.computing.set(runId, pending);
+      void pending.finally(() => this.computing.delete(runId)).catch(() => undefined);
+    }
+    return pending;
+  }
+
+  private async reader(runId: string): Promise<CacheReader> {
+    const run = await getRun(await this.openDb(), runId);
+    if (run.status === 'running') throw new AppError('cache/bad-input', 'This cache is still being written: pause it or let it finish, then open its features.');
+    const known = this.readers.get(runId);
+    if (known && known.nnz === run.nnz) return known.reader;
+    const reader = idbCacheReader(await this.openDb(), run);
+    this.readers.set(runId, { nnz: run.nnz, reader });
+    reader.catch(() => this.readers.delete(runId));
+    return reader;
+  }
+
+  /** Text of each token id, from the cache's model's tokenizer; ids alone (and why) when it cannot be loaded. */
+  private async pieces(run: CacheRun, ids: Set<number>): Promise<{ pieces: Record<number, string>; error?: string }> {
+    const model: RepoRef = { repo: run.settings.model.repo, revision: run.settings.model.revision || 'main', hubUrl: run.settings.model.hubUrl || this.hubUrl };
+    const key = `${model.hubUrl}|${model.repo}|${model.revision}`;
+    let tokenizer = this.tokenizers.get(key);
+    if (!tokenizer) {
+      tokenizer = (this.options.loadTokenizer ?? loadTokenizer)(model);
+      this.tokenizers.set(key, tokenizer);
+      tokenizer.catch(() => this.tokenizers.delete(key));
+    }
+    try {
+      const loaded = await tokenizer;
+      const pieces: Record<number, string> = {};
+      for (const id of ids) pieces[id] = loaded.decode([id]);
+      return { pieces };
+    } catch (error) {
+      return { pieces: {}, error: `Token text is not shown: the tokenizer of ${model.repo} could not be loaded (${(error as Error).message}).` };
+    }
+  }
+
+  private openDb(): Promise<CacheDatabase> {
+    if (!this.db) {
+      this.db = (this.options.openDb ?? openCacheDb)();
+      this.db.catch(() => (this.db = undefined));
+    }
+    return this.db;
+  }
+}
