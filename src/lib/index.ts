@@ -15,3 +15,6 @@ export * from './model/index.ts';
 export * from './sae/index.ts';
 export * from './corpus/index.ts';
 export * from './latents/index.ts';
+export * from './clients/index.ts';
+export * from './explainers/index.ts';
+export * from './pipeline/index.ts';

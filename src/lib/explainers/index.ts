@@ -1,0 +1,16 @@
+/**
+ * Explainers (delphi `explainers/`): the highlighting convention (highlight.ts), prompts as data
+ * (prompts/), the pure answer parser (parse.ts), the contract and settings (contract.ts), the
+ * explainers built from a prompt style (default.ts, chain-of-thought.ts, contrastive.ts, on
+ * prompt-explainer.ts), their registry (registry.ts), and one feature explained (explain.ts).
+ */
+export * from './contract.ts';
+export * from './highlight.ts';
+export * from './parse.ts';
+export * from './prompts/index.ts';
+export { promptExplainer, shownCounterexamples, shownExamples, type PromptExplainerSpec } from './prompt-explainer.ts';
+export { defaultExplainer } from './default.ts';
+export { chainOfThoughtExplainer } from './chain-of-thought.ts';
+export { contrastiveExplainer } from './contrastive.ts';
+export { EXPLAINERS, explainerById } from './registry.ts';
+export { explainFeature, resolveExplainer, type ExplainOptions } from './explain.ts';

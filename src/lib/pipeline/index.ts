@@ -1,0 +1,9 @@
+/**
+ * Running stages over many features: the concurrency pool (pool.ts), usage counted from responses and
+ * the budget (usage.ts), cost estimates before a run (estimate.ts), and explaining a set of features
+ * with progress, cancellation and hooks for storing results (explain-run.ts).
+ */
+export * from './estimate.ts';
+export * from './explain-run.ts';
+export * from './pool.ts';
+export * from './usage.ts';

@@ -1,0 +1,88 @@
+/**
+ * What a run consumed, counted from what each response said (never estimated where the endpoint
+ * reports it), and a budget that stops new calls once reached. The meter wraps a client: every call
+ * checks the budget before it starts and adds its usage when it ends, failed calls included (a cut or
+ * empty answer is billed too). Calls already under way when the budget is reached finish, so a run
+ * can go over by at most what its calls in flight cost.
+ */
+import { LlmError, type LlmClient, type Pricing, type Usage } from '../clients/index.ts';
+
+export interface UsageTotals {
+  /** Calls that ended with usage (answered or failed after an answer). */
+  calls: number;
+  /** HTTP attempts of those calls. */
+  attempts: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Dollars, summed from the responses that reported a cost. */
+  cost: number;
+  /** Calls whose responses reported no cost (a plain OpenAI-compatible server). */
+  uncostedCalls: number;
+  /** Their tokens priced with the model's prices, when those are known; 0 otherwise. */
+  estimatedCost: number;
+}
+
+export interface Budget {
+  /** Dollars (reported cost plus the estimate for unreported calls). */
+  maxCost?: number;
+  /** Prompt and completion tokens together. */
+  maxTokens?: number;
+}
+
+export const spentCost = (totals: UsageTotals): number => totals.cost + totals.estimatedCost;
+
+export class UsageMeter {
+  #totals: UsageTotals = { calls: 0, attempts: 0, promptTokens: 0, completionTokens: 0, cost: 0, uncostedCalls: 0, estimatedCost: 0 };
+
+  constructor(
+    readonly budget: Budget = {},
+    /** Prices of the model, for calls whose responses carry no cost. */
+    readonly pricing?: Pricing,
+  ) {}
+
+  get totals(): UsageTotals {
+    return { ...this.#totals };
+  }
+
+  add(usage: Usage, attempts = 1): void {
+    const t = this.#totals;
+    t.calls += 1;
+    t.attempts += attempts;
+    t.promptTokens += usage.promptTokens;
+    t.completionTokens += usage.completionTokens;
+    if (usage.cost !== undefined) {
+      t.cost += usage.cost;
+    } else {
+      t.uncostedCalls += 1;
+      if (this.pricing) t.estimatedCost += usage.promptTokens * this.pricing.prompt + usage.completionTokens * this.pricing.completion;
+    }
+  }
+
+  /** Why no new call may start, or undefined while the budget allows. */
+  exhausted(): string | undefined {
+    const t = this.#totals;
+    const { maxCost, maxTokens } = this.budget;
+    if (maxCost !== undefined && spentCost(t) >= maxCost) return `The run's budget of $${maxCost} is spent ($${spentCost(t).toFixed(4)} so far).`;
+    if (maxTokens !== undefined && t.promptTokens + t.completionTokens >= maxTokens) return `The run's budget of ${maxTokens} tokens is spent (${t.promptTokens + t.completionTokens} so far).`;
+    return undefined;
+  }
+}
+
+/** `client` with every call checked against the meter's budget and counted in it. */
+export function meteredClient(client: LlmClient, meter: UsageMeter): LlmClient {
+  return {
+    baseUrl: client.baseUrl,
+    async complete(request, signal) {
+      const spent = meter.exhausted();
+      if (spent) throw new LlmError('llm/budget', `${spent} Raise the budget to go on.`, { retryable: false });
+      try {
+        const completion = await client.complete(request, signal);
+        meter.add(completion.usage, completion.attempts);
+        return completion;
+      } catch (error) {
+        if (error instanceof LlmError && error.usage) meter.add(error.usage, error.attempts ?? 1);
+        throw error;
+      }
+    },
+  };
+}
