@@ -5,16 +5,24 @@
  * hook point, (c) cut forward + SAE encode + sparse read-back, the same rows cached end to end into
  * IndexedDB, the store's bytes per non-zero and write speed on one full chunk; writes bench/results.json.
  *
+ * Then, in Node, the feature-records stage over a 1M-token cache of that SAE's shape (synthetic TopK
+ * activations in memory): the statistics pass (non-zeros per second) and every feature's record.
+ *
  *   npm run bench                     # SwiftShader (CPU WebGPU), as everywhere here
  *   WEBGPU_ADAPTER=gpu npm run bench  # the machine's real GPU (Chromium's default adapter)
  *   BENCH_ROWS=4 BENCH_SEQ=128 BENCH_REPEATS=3 npm run bench
+ *   npm run bench -- --only records   # one part only (engine: Chromium; records: Node); the other
+ *                                     # part's figures in bench/results.json are kept
+ *   npx tsx bench/run.ts --only records  # the same without the first-run check for Chromium
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { encodeSafetensors } from '../src/lib/formats/index.ts';
 import { buildGpt2Onnx, type Float32Weight } from '../scripts/fixtures/gpt2-onnx.ts';
 import { Prng } from '../src/lib/util/index.ts';
+import { computeFeatureStats, forEachFeatureRecord, memoryCacheReader, syntheticTokens, syntheticTopK } from '../src/lib/index.ts';
 import { launch } from '../scripts/chromium.ts';
 import { startStaticServer } from '../scripts/servers/static-server.ts';
 
@@ -81,76 +89,130 @@ function writeSae(dir: string): void {
   }, null, 2));
 }
 
-const modelDir = join(cache, 'hub', REPO);
-const saeDir = join(cache, 'sae');
-writeModel(modelDir);
-writeSae(saeDir);
-if (!existsSync(join(root, 'dist/index.html')) || process.env.BENCH_BUILD !== '0') execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: root, stdio: 'inherit' });
+/** The activation engine in Chromium: (a), (b), (c), the cache run and the store. */
+async function engineBench(): Promise<Record<string, unknown>> {
+  const modelDir = join(cache, 'hub', REPO);
+  const saeDir = join(cache, 'sae');
+  writeModel(modelDir);
+  writeSae(saeDir);
+  if (!existsSync(join(root, 'dist/index.html')) || process.env.BENCH_BUILD !== '0') execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: root, stdio: 'inherit' });
 
-const app = await startStaticServer([{ prefix: '/', root: join(root, 'dist') }]);
-const hub = await startStaticServer([{ prefix: '/', root: join(cache, 'hub'), hubLayout: true }]);
-const saeSite = await startStaticServer([{ prefix: '/', root: saeDir }]);
-const browser = await launch();
-try {
-  const { page } = browser;
-  page.setDefaultTimeout(0);
-  await page.goto(app.url);
-  const tokenRows = Array.from({ length: rows }, (_, r) => [50256, ...Array.from({ length: seq - 1 }, (_, t) => (r * 7919 + t * 104729) % 50256)]);
-  const step = async <T>(label: string, action: () => Promise<T>): Promise<T> => {
-    const start = Date.now();
-    const value = await action();
-    console.log(`${label}: ${((Date.now() - start) / 1000).toFixed(1)} s`);
-    return value;
-  };
-  const gpu = await page.evaluate(() => (globalThis as any).autointerp.engine.webgpu());
-  await step('load model', () => page.evaluate(({ hub, repo }) => (globalThis as any).autointerp.engine.loadModel({ repo, hubUrl: hub }), { hub: hub.url, repo: REPO }));
-  await step('load SAE', () => page.evaluate(async (sae) => {
-    const { engine } = (globalThis as any).autointerp;
-    const files = await Promise.all(['cfg.json', 'sae_weights.safetensors'].map(async (name) => ({ path: `sae/${name}`, blob: await (await fetch(sae + name)).blob() })));
-    const opened = await engine.openSaeFiles(files);
-    await engine.selectSae(opened.choices[0].id);
-  }, saeSite.url));
-  const time = (kind: string) => step(`time ${kind}`, () => page.evaluate(({ kind, hook, rows, repeats }) => (globalThis as any).autointerp.engine.time({ kind, hookName: hook, rows, repeats }), { kind, hook: HOOK, rows: tokenRows, repeats }));
-  const result = { gpu, full: await time('full'), cut: await time('cut'), encode: await time('engine') };
-  // End to end: the same rows through the cache runner into IndexedDB (tokens/s over the whole run).
-  const cacheRun = await step('cache run', () => page.evaluate(async (tokens) => {
-    const { engine } = (globalThis as any).autointerp;
-    const run = await engine.createCache({ tokens: Uint32Array.from(tokens.flat()), ctx: tokens[0].length, description: 'bench rows', seed: 0, maxTokens: tokens.flat().length });
-    const start = performance.now();
-    const done = await engine.runCache(run.id);
-    const seconds = (performance.now() - start) / 1000;
-    await engine.deleteCache(run.id);
-    return { tokensPerSecond: (done.nRows * done.ctx) / seconds };
-  }, tokenRows));
-  const storage = await step('IndexedDB write', () => page.evaluate(({ width, k }) => (globalThis as any).autointerp.engine.timeStorage(width, k), { width: SAE_WIDTH, k: SAE_K }));
-  const adapter = result.gpu.available ? `${result.gpu.vendor} ${result.gpu.architecture} ${result.gpu.description}`.trim() : 'none';
-  const figures = {
-    full_forward_tok_s: round(result.full.tokensPerSecond),
-    cut_forward_tok_s: round(result.cut.tokensPerSecond),
-    engine_tok_s: round(result.encode.tokensPerSecond),
-    adapter,
-    cache_tok_s: round(cacheRun.tokensPerSecond),
-    bytes_per_nonzero: round(storage.bytesPerNonzero, 3),
-    idb_write_mb_s: round(storage.mbPerSecond),
-    engine_over_cut: round(result.encode.tokensPerSecond / result.cut.tokensPerSecond, 3),
-    cut_over_full: round(result.cut.tokensPerSecond / result.full.tokensPerSecond, 3),
-    workload: { model: 'GPT-2 small shape, random weights', hook: HOOK, sae: `SAELens TopK ${SAE_WIDTH} x 768, k ${SAE_K}`, rows, seq, repeats },
-    measured_at: new Date().toISOString(),
-  };
-  writeFileSync(join(root, 'bench/results.json'), `${JSON.stringify(figures, null, 2)}\n`);
-  console.table({
-    '(a) full forward tok/s': figures.full_forward_tok_s,
-    '(b) cut at hook tok/s': figures.cut_forward_tok_s,
-    '(c) cut + SAE + read-back tok/s': figures.engine_tok_s,
-    'cache run into IndexedDB tok/s': figures.cache_tok_s,
-    'bytes per stored non-zero (full chunk)': figures.bytes_per_nonzero,
-    'IndexedDB write MB/s': figures.idb_write_mb_s,
-  });
-  console.log(`adapter: ${adapter}; (c)/(b) = ${figures.engine_over_cut}, (b)/(a) = ${figures.cut_over_full}; wrote bench/results.json`);
-} finally {
-  await browser.close();
-  await Promise.all([app.close(), hub.close(), saeSite.close()]);
+  const app = await startStaticServer([{ prefix: '/', root: join(root, 'dist') }]);
+  const hub = await startStaticServer([{ prefix: '/', root: join(cache, 'hub'), hubLayout: true }]);
+  const saeSite = await startStaticServer([{ prefix: '/', root: saeDir }]);
+  const browser = await launch();
+  try {
+    const { page } = browser;
+    page.setDefaultTimeout(0);
+    await page.goto(app.url);
+    const tokenRows = Array.from({ length: rows }, (_, r) => [50256, ...Array.from({ length: seq - 1 }, (_, t) => (r * 7919 + t * 104729) % 50256)]);
+    const step = async <T>(label: string, action: () => Promise<T>): Promise<T> => {
+      const start = Date.now();
+      const value = await action();
+      console.log(`${label}: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+      return value;
+    };
+    const gpu = await page.evaluate(() => (globalThis as any).autointerp.engine.webgpu());
+    await step('load model', () => page.evaluate(({ hub, repo }) => (globalThis as any).autointerp.engine.loadModel({ repo, hubUrl: hub }), { hub: hub.url, repo: REPO }));
+    await step('load SAE', () => page.evaluate(async (sae) => {
+      const { engine } = (globalThis as any).autointerp;
+      const files = await Promise.all(['cfg.json', 'sae_weights.safetensors'].map(async (name) => ({ path: `sae/${name}`, blob: await (await fetch(sae + name)).blob() })));
+      const opened = await engine.openSaeFiles(files);
+      await engine.selectSae(opened.choices[0].id);
+    }, saeSite.url));
+    const time = (kind: string) => step(`time ${kind}`, () => page.evaluate(({ kind, hook, rows, repeats }) => (globalThis as any).autointerp.engine.time({ kind, hookName: hook, rows, repeats }), { kind, hook: HOOK, rows: tokenRows, repeats }));
+    const result = { gpu, full: await time('full'), cut: await time('cut'), encode: await time('engine') };
+    // End to end: the same rows through the cache runner into IndexedDB (tokens/s over the whole run).
+    const cacheRun = await step('cache run', () => page.evaluate(async (tokens) => {
+      const { engine } = (globalThis as any).autointerp;
+      const run = await engine.createCache({ tokens: Uint32Array.from(tokens.flat()), ctx: tokens[0].length, description: 'bench rows', seed: 0, maxTokens: tokens.flat().length });
+      const start = performance.now();
+      const done = await engine.runCache(run.id);
+      const seconds = (performance.now() - start) / 1000;
+      await engine.deleteCache(run.id);
+      return { tokensPerSecond: (done.nRows * done.ctx) / seconds };
+    }, tokenRows));
+    const storage = await step('IndexedDB write', () => page.evaluate(({ width, k }) => (globalThis as any).autointerp.engine.timeStorage(width, k), { width: SAE_WIDTH, k: SAE_K }));
+    const adapter = result.gpu.available ? `${result.gpu.vendor} ${result.gpu.architecture} ${result.gpu.description}`.trim() : 'none';
+    const figures = {
+      full_forward_tok_s: round(result.full.tokensPerSecond),
+      cut_forward_tok_s: round(result.cut.tokensPerSecond),
+      engine_tok_s: round(result.encode.tokensPerSecond),
+      adapter,
+      cache_tok_s: round(cacheRun.tokensPerSecond),
+      bytes_per_nonzero: round(storage.bytesPerNonzero, 3),
+      idb_write_mb_s: round(storage.mbPerSecond),
+      engine_over_cut: round(result.encode.tokensPerSecond / result.cut.tokensPerSecond, 3),
+      cut_over_full: round(result.cut.tokensPerSecond / result.full.tokensPerSecond, 3),
+      workload: { model: 'GPT-2 small shape, random weights', hook: HOOK, sae: `SAELens TopK ${SAE_WIDTH} x 768, k ${SAE_K}`, rows, seq, repeats },
+      measured_at: new Date().toISOString(),
+    };
+    console.table({
+      '(a) full forward tok/s': figures.full_forward_tok_s,
+      '(b) cut at hook tok/s': figures.cut_forward_tok_s,
+      '(c) cut + SAE + read-back tok/s': figures.engine_tok_s,
+      'cache run into IndexedDB tok/s': figures.cache_tok_s,
+      'bytes per stored non-zero (full chunk)': figures.bytes_per_nonzero,
+      'IndexedDB write MB/s': figures.idb_write_mb_s,
+    });
+    console.log(`adapter: ${adapter}; (c)/(b) = ${figures.engine_over_cut}, (b)/(a) = ${figures.cut_over_full}`);
+    return figures;
+  } finally {
+    await browser.close();
+    await Promise.all([app.close(), hub.close(), saeSite.close()]);
+  }
 }
+
+/**
+ * The feature-records stage in Node: src/lib/latents/records is plain TypeScript, the same code the
+ * interp worker runs in the browser, so V8 here gives the browser's figure without one. A 1M-token
+ * cache (3907 rows x 256) of a 32768-wide TopK(32) SAE, synthetic activations held in memory (about
+ * 1 GB with the reader's copy grouped by feature), rows starting with BOS. Building the synthetic data
+ * is not timed. `BENCH_RECORD_ROWS` sets the rows.
+ */
+async function recordsBench(): Promise<Record<string, unknown>> {
+  const rows = Number(process.env.BENCH_RECORD_ROWS ?? 3907);
+  const ctx = 256;
+  const nTokens = rows * ctx;
+  let started = performance.now();
+  const tokens = syntheticTokens(nTokens, CONFIG.vocab_size - 1, 4);
+  for (let r = 0; r < rows; r++) tokens[r * ctx] = CONFIG.bos_token_id;
+  const reader = memoryCacheReader({ tokens, ctx, width: SAE_WIDTH, activations: syntheticTopK(nTokens, SAE_K, SAE_WIDTH, 3), hook: HOOK, prependBos: true });
+  console.log(`synthetic cache: ${nTokens} tokens, ${reader.nonZeros} non-zeros, built in ${((performance.now() - started) / 1000).toFixed(1)} s (not timed)`);
+  // Best of two: the first pass also warms the JIT.
+  let statsSeconds = Infinity;
+  for (let pass = 0; pass < 2; pass++) {
+    started = performance.now();
+    await computeFeatureStats(reader);
+    statsSeconds = Math.min(statsSeconds, (performance.now() - started) / 1000);
+  }
+  console.log(`feature statistics: ${statsSeconds.toFixed(2)} s`);
+  started = performance.now();
+  let built = 0;
+  await forEachFeatureRecord(reader, { minExamples: 0 }, () => void built++);
+  const recordsSeconds = (performance.now() - started) / 1000;
+  console.log(`records of all ${built} features: ${recordsSeconds.toFixed(1)} s`);
+  const figures = {
+    stats_nonzeros_per_s: Math.round(reader.nonZeros / statsSeconds),
+    records_all_features_s: round(recordsSeconds),
+    records_workload: { where: `Node ${process.versions.node} (the worker's code)`, rows, ctx, width: SAE_WIDTH, k: SAE_K, non_zeros: reader.nonZeros, records: built, measured_at: new Date().toISOString() },
+  };
+  console.table({ 'feature statistics, non-zeros/s': figures.stats_nonzeros_per_s, 'records of every feature, s': figures.records_all_features_s });
+  return figures;
+}
+
+const { values: args } = parseArgs({ options: { only: { type: 'string' } } });
+if (args.only !== undefined && args.only !== 'engine' && args.only !== 'records') {
+  console.error(`--only: "${args.only}" is not one of engine, records.`);
+  process.exit(2);
+}
+const resultsFile = join(root, 'bench/results.json');
+const previous = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>) : {};
+const figures = { ...previous };
+if (args.only !== 'records') Object.assign(figures, await engineBench());
+if (args.only !== 'engine') Object.assign(figures, await recordsBench());
+writeFileSync(resultsFile, `${JSON.stringify(figures, null, 2)}\n`);
+console.log('wrote bench/results.json');
 
 function round(value: number, digits = 1): number {
   return Number(value.toFixed(digits));
