@@ -5,5 +5,6 @@
  */
 export * from './estimate.ts';
 export * from './explain-run.ts';
+export * from './explain-job.ts';
 export * from './pool.ts';
 export * from './usage.ts';

@@ -38,7 +38,11 @@ export class UsageMeter {
     readonly budget: Budget = {},
     /** Prices of the model, for calls whose responses carry no cost. */
     readonly pricing?: Pricing,
-  ) {}
+    /** What a run spent before (a resumed run counts on from there, against the same budget). */
+    spent?: UsageTotals,
+  ) {
+    if (spent) this.#totals = { ...spent };
+  }
 
   get totals(): UsageTotals {
     return { ...this.#totals };

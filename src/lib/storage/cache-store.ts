@@ -10,6 +10,7 @@ import { AppError, type ErrorCode } from '../errors.ts';
 import { float16BitsToFloat32 } from '../formats/index.ts';
 import { sha256Hex } from '../util/index.ts';
 import { chunkRowsFor, featureInShard, mergeShardRecords, recordBytes, SHARD_FEATURES, type ShardRecord } from './cache-layout.ts';
+import type { StoredExplainJob, StoredExplanation } from './explain-layout.ts';
 import type { StoredFeatureStats } from './stats-layout.ts';
 
 export interface CacheSettings {
@@ -63,6 +64,10 @@ interface CacheDb extends DBSchema {
   shards: { key: [string, number, number]; value: ShardRecord };
   /** runId -> the run's per-feature statistics (stats-store.ts). Added in version 2. */
   stats: { key: string; value: StoredFeatureStats };
+  /** jobId -> an explain job over a cache (explain-store.ts). Added in version 3. */
+  explainJobs: { key: string; value: StoredExplainJob };
+  /** [jobId, feature] -> that feature's explanation or failure. Added in version 3. */
+  explanations: { key: [string, number]; value: StoredExplanation };
 }
 
 export type CacheDatabase = IDBPDatabase<CacheDb>;
@@ -71,7 +76,7 @@ export const CACHE_DB_NAME = 'autointerp-cache';
 
 /** Versioned upgrades: each step adds what its version brought, so existing caches are kept. */
 export function openCacheDb(name = CACHE_DB_NAME): Promise<CacheDatabase> {
-  return openDB<CacheDb>(name, 2, {
+  return openDB<CacheDb>(name, 3, {
     upgrade(db, oldVersion) {
       if (oldVersion < 1) {
         db.createObjectStore('runs', { keyPath: 'id' });
@@ -79,6 +84,10 @@ export function openCacheDb(name = CACHE_DB_NAME): Promise<CacheDatabase> {
         db.createObjectStore('shards');
       }
       if (oldVersion < 2) db.createObjectStore('stats', { keyPath: 'runId' });
+      if (oldVersion < 3) {
+        db.createObjectStore('explainJobs', { keyPath: 'id' });
+        db.createObjectStore('explanations', { keyPath: ['jobId', 'feature'] });
+      }
     },
   });
 }
@@ -152,7 +161,13 @@ export async function updateRun(db: CacheDatabase, id: string, change: Partial<P
 }
 
 export async function deleteRun(db: CacheDatabase, id: string): Promise<void> {
-  const tx = db.transaction(['runs', 'tokens', 'shards', 'stats'], 'readwrite');
+  const tx = db.transaction(['runs', 'tokens', 'shards', 'stats', 'explainJobs', 'explanations'], 'readwrite');
+  // Explanations are of this cache's features: they go with it.
+  for (const job of await tx.objectStore('explainJobs').getAll()) {
+    if (job.cacheRunId !== id) continue;
+    await tx.objectStore('explanations').delete(IDBKeyRange.bound([job.id, 0], [job.id, Infinity]));
+    await tx.objectStore('explainJobs').delete(job.id);
+  }
   await tx.objectStore('tokens').delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
   await tx.objectStore('shards').delete(IDBKeyRange.bound([id, 0, 0], [id, Infinity, Infinity]));
   await tx.objectStore('stats').delete(id);
