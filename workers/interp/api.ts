@@ -5,9 +5,22 @@
  *
  * Long calls take `onProgress` and a `signal` as their last two arguments, as the engine's do.
  */
-import type { ActivationInterval, CacheRun, Example, FeatureRecord, Progress, QuantileGroup, RecordOptions } from '../../src/lib/index.ts';
+import type {
+  ActivationInterval, CacheRun, CostEstimate, Example, ExplainJobRequest, ExplainProgress, ExplainSettings, FeatureRecord, Pricing, Progress, QuantileGroup, RecordOptions,
+  StoredExplainJob, StoredExplanation,
+} from '../../src/lib/index.ts';
 
-export type { ActivationInterval, CacheRun, Example, FeatureRecord, Progress, QuantileGroup, RecordOptions };
+export type {
+  ActivationInterval, CacheRun, CostEstimate, Example, ExplainJobRequest, ExplainProgress, ExplainSettings, FeatureRecord, Pricing, Progress, QuantileGroup, RecordOptions,
+  StoredExplainJob, StoredExplanation,
+};
+
+/** How the page reaches the LLM API for one run: the key stays with the page and is passed per run, never stored here. */
+export interface LlmConnection {
+  apiKey?: string;
+  /** The model's prices, for endpoints whose answers report no cost (budget and totals). */
+  pricing?: Pricing;
+}
 
 /**
  * The per-feature columns a features table sorts and filters (typed arrays over the whole width,
@@ -77,4 +90,17 @@ export interface InterpApi {
   featurePage(runId: string, feature: number, options?: Partial<RecordOptions>): Promise<FeaturePageView>;
   /** One feature's record in the JSON shape `npm run records` writes. */
   featureRecord(runId: string, feature: number, options?: Partial<RecordOptions>): Promise<FeatureRecord>;
+
+  /** Features with at least `minExamples` activating windows, in index order (from the statistics). */
+  qualifyingFeatures(runId: string, minExamples: number): Promise<number[]>;
+  /** What explaining `features` would cost: prompts built for a sample of them, times the model's prices. */
+  explainEstimate(runId: string, request: { features: number[]; explainer?: string; settings?: Partial<ExplainSettings>; recordOptions?: Partial<RecordOptions>; pricing?: Pricing }): Promise<CostEstimate>;
+  /** The explain jobs of a cache (all when no id), oldest first; a job left `running` by a closed tab reads `paused`. */
+  explainJobs(runId?: string): Promise<StoredExplainJob[]>;
+  createExplainJob(request: ExplainJobRequest): Promise<StoredExplainJob>;
+  /** Runs or resumes a job; aborting the signal pauses it after the calls in flight are aborted. */
+  runExplainJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ExplainProgress) => void, signal?: AbortSignal): Promise<StoredExplainJob>;
+  /** The job's results so far (explanations and failures), by feature. */
+  explanations(jobId: string): Promise<StoredExplanation[]>;
+  deleteExplainJob(jobId: string): Promise<void>;
 }

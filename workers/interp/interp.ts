@@ -4,18 +4,21 @@
  * call to the core; the class runs in Node tests on fake-indexeddb as well as in the worker.
  */
 import {
-  AppError, computeFeatureStats, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
+  AppError, computeFeatureStats, createExplainJob, createLlmClient, deleteExplainJob, estimateExplainCost, getExplainJob, listExplainJobs, listExplanations, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
   openCacheDb, putFeatureStats, recordOptions, featureRecord,
   type CacheDatabase, type CacheReader, type CacheRun, type Example, type FeatureRecord, type Progress, type RecordOptions, type RepoRef,
-  type StoredFeatureStats, type TextTokenizer,
+  type StoredFeatureStats, type TextTokenizer, type CostEstimate, type ExplainJobRequest, type ExplainProgress, type ExplainSettings, type Pricing,
+  type StoredExplainJob, type StoredExplanation,
 } from '../../src/lib/index.ts';
-import type { FeaturePageView, FeatureTable, InterpApi } from './api.ts';
+import type { FeaturePageView, FeatureTable, InterpApi, LlmConnection } from './api.ts';
 
 export interface InterpOptions {
   /** The cache database (default: IndexedDB's `autointerp-cache`, the engine's). */
   openDb?: () => Promise<CacheDatabase>;
   /** How a model's tokenizer is loaded (default: from its hub repo, through the browser's file cache). */
   loadTokenizer?: (model: RepoRef) => Promise<TextTokenizer>;
+  /** The fetch LLM calls use (tests count requests). */
+  fetch?: typeof fetch;
 }
 
 /** Statistics describe the run as it is now: a run that grew since (resumed) needs new ones. */
@@ -26,6 +29,8 @@ export class Interp implements InterpApi {
   private readonly readers = new Map<string, { nnz: number; reader: Promise<CacheReader> }>();
   private readonly tokenizers = new Map<string, Promise<TextTokenizer>>();
   private hubUrl = HUGGING_FACE_HUB;
+  /** Explain jobs running in this worker (a stored `running` job not among them was interrupted). */
+  private readonly activeJobs = new Set<string>();
   /** One statistics pass per run at a time: a second caller waits for the first. */
   private readonly computing = new Map<string, Promise<StoredFeatureStats>>();
 
@@ -94,6 +99,68 @@ export class Interp implements InterpApi {
     };
   }
 
+  async qualifyingFeatures(runId: string, minExamples: number): Promise<number[]> {
+    const stats = await this.stats(runId);
+    const out: number[] = [];
+    for (let f = 0; f < stats.width; f++) if (stats.nnz[f]! > 0 && stats.windows[f]! >= minExamples) out.push(f);
+    return out;
+  }
+
+  async explainEstimate(runId: string, request: { features: number[]; explainer?: string; settings?: Partial<ExplainSettings>; recordOptions?: Partial<RecordOptions>; pricing?: Pricing }): Promise<CostEstimate> {
+    const reader = await this.reader(runId);
+    // Prompts of up to 16 features spread over the selection stand for all of them.
+    const step = Math.max(1, Math.floor(request.features.length / 16));
+    const sample = request.features.filter((_, i) => i % step === 0).slice(0, 16);
+    const records = await Promise.all(sample.map((feature) => featureRecord(reader, feature, request.recordOptions ?? {})));
+    return estimateExplainCost(records, {
+      tokenizer: await this.tokenizerOf(await getRun(await this.openDb(), runId)),
+      features: request.features.length,
+      ...(request.explainer ? { explainer: request.explainer } : {}),
+      ...(request.settings ? { settings: request.settings } : {}),
+      ...(request.pricing ? { pricing: request.pricing } : {}),
+    });
+  }
+
+  async explainJobs(runId?: string): Promise<StoredExplainJob[]> {
+    const jobs = await listExplainJobs(await this.openDb(), runId);
+    return jobs.map((job) => (job.status === 'running' && !this.activeJobs.has(job.id) ? { ...job, status: 'paused' } : job));
+  }
+
+  async createExplainJob(request: ExplainJobRequest): Promise<StoredExplainJob> {
+    return createExplainJob(await this.openDb(), request, await this.reader(request.cacheRunId));
+  }
+
+  async runExplainJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ExplainProgress) => void, signal?: AbortSignal): Promise<StoredExplainJob> {
+    if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'This explain run is already running.');
+    this.activeJobs.add(jobId);
+    try {
+      const db = await this.openDb();
+      const job = await getExplainJob(db, jobId);
+      const run = await getRun(db, job.cacheRunId);
+      const client = createLlmClient({ baseUrl: job.baseUrl, ...(connection.apiKey ? { apiKey: connection.apiKey } : {}), ...(this.options.fetch ? { fetch: this.options.fetch } : {}) });
+      const result = await runExplainJob(db, jobId, {
+        reader: await this.reader(job.cacheRunId),
+        client,
+        tokenizer: await this.tokenizerOf(run),
+        ...(connection.pricing ? { pricing: connection.pricing } : {}),
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress } : {}),
+      });
+      return result.job;
+    } finally {
+      this.activeJobs.delete(jobId);
+    }
+  }
+
+  async explanations(jobId: string): Promise<StoredExplanation[]> {
+    return listExplanations(await this.openDb(), jobId);
+  }
+
+  async deleteExplainJob(jobId: string): Promise<void> {
+    if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'Pause this explain run before deleting it.');
+    await deleteExplainJob(await this.openDb(), jobId);
+  }
+
   /** The run's current statistics: stored ones, or computed (one pass) and stored. */
   private async stats(runId: string, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<StoredFeatureStats> {
     const db = await this.openDb();
@@ -123,8 +190,8 @@ export class Interp implements InterpApi {
     return reader;
   }
 
-  /** Text of each token id, from the cache's model's tokenizer; ids alone (and why) when it cannot be loaded. */
-  private async pieces(run: CacheRun, ids: Set<number>): Promise<{ pieces: Record<number, string>; error?: string }> {
+  /** The cache's model's tokenizer, loaded once per model. */
+  private tokenizerOf(run: CacheRun): Promise<TextTokenizer> {
     const model: RepoRef = { repo: run.settings.model.repo, revision: run.settings.model.revision || 'main', hubUrl: run.settings.model.hubUrl || this.hubUrl };
     const key = `${model.hubUrl}|${model.repo}|${model.revision}`;
     let tokenizer = this.tokenizers.get(key);
@@ -133,13 +200,18 @@ export class Interp implements InterpApi {
       this.tokenizers.set(key, tokenizer);
       tokenizer.catch(() => this.tokenizers.delete(key));
     }
+    return tokenizer;
+  }
+
+  /** Text of each token id; ids alone (and why) when the tokenizer cannot be loaded. */
+  private async pieces(run: CacheRun, ids: Set<number>): Promise<{ pieces: Record<number, string>; error?: string }> {
     try {
-      const loaded = await tokenizer;
+      const tokenizer = await this.tokenizerOf(run);
       const pieces: Record<number, string> = {};
-      for (const id of ids) pieces[id] = loaded.decode([id]);
+      for (const id of ids) pieces[id] = tokenizer.decode([id]);
       return { pieces };
     } catch (error) {
-      return { pieces: {}, error: `Token text is not shown: the tokenizer of ${model.repo} could not be loaded (${(error as Error).message}).` };
+      return { pieces: {}, error: `Token text is not shown: the tokenizer of ${run.settings.model.repo} could not be loaded (${(error as Error).message}).` };
     }
   }
 

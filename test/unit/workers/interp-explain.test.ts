@@ -1,0 +1,107 @@
+/**
+ * Explain jobs through the interp worker's class in Node, over real HTTP against the stand-in LLM
+ * server: a cache made by the Engine (onnxruntime-node, fake-indexeddb) is explained feature by
+ * feature; with 30% injected faults every feature still ends explained or failed, and the job's token
+ * and cost totals equal what the server said it charged; a paused job resumes without asking again
+ * about a finished feature; the key reaches the server only in the Authorization header.
+ */
+import 'fake-indexeddb/auto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startLlmServer, type LlmServer } from '../../../scripts/servers/llm-server.ts';
+import { startStaticServer, type StaticServer } from '../../../scripts/servers/static-server.ts';
+import { openCacheDb, type CacheRun } from '../../../src/lib/index.ts';
+import { Engine } from '../../../workers/engine/engine.ts';
+import { Interp } from '../../../workers/interp/interp.ts';
+import { createNodeRuntime } from '../../support/node-runtime.ts';
+import { FIXTURES, fixtureFiles } from '../../support/sae-fixtures.ts';
+
+const KEY = 'sk-test-interp-4f1c';
+const DB = `interp-explain-test-${Date.now()}`;
+let hub: StaticServer;
+let llm: LlmServer;
+let interp: Interp;
+let run: CacheRun;
+let features: number[];
+
+beforeAll(async () => {
+  hub = await startStaticServer([{ prefix: '/', root: join(FIXTURES, 'hub'), hubLayout: true }]);
+  llm = await startLlmServer({ keys: [KEY], retryAfterSeconds: 0 });
+  const engine = new Engine(createNodeRuntime(), { openDb: () => openCacheDb(DB) });
+  await engine.loadModel({ repo: 'autointerp-test/tiny-gpt2', hubUrl: hub.url });
+  const opened = await engine.openSaeFiles(fixtureFiles('saelens-topk').map((f) => ({ path: f.path, blob: new Blob([f.bytes]) })));
+  const { spec } = await engine.selectSae(opened.choices[0]!.id);
+  const file = new File([readFileSync(join(FIXTURES, 'corpus/paragraphs.txt'))], 'paragraphs.txt', { type: 'text/plain' });
+  await engine.prepareCorpus({ kind: 'text', file }, { ctx: 64, maxTokens: 16 * 64, seed: 22, prependBos: spec.prependBos });
+  run = await engine.runCache((await engine.createCache({})).id);
+  interp = new Interp({ openDb: () => openCacheDb(DB) });
+  features = (await interp.qualifyingFeatures(run.id, 3)).slice(0, 24);
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([hub?.close(), llm?.close()]);
+});
+
+const chats = (from: number) => llm.requests.slice(from).filter((r) => r.path.endsWith('/chat/completions'));
+
+test('with 30% injected faults every feature ends explained or failed, and the totals are what the server charged', async () => {
+  expect(features.length).toBeGreaterThan(10);
+  llm.setFaults({ rate: 0.3, seed: 7 });
+  const from = llm.requests.length;
+  const job = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features, concurrency: 4, recordOptions: { minExamples: 3 } });
+  const done = await interp.runExplainJob(job.id, { apiKey: KEY });
+  llm.setFaults(undefined);
+  expect(done.status).toBe('done');
+  const results = await interp.explanations(job.id);
+  expect(results.map((r) => r.feature)).toEqual([...features].sort((a, b) => a - b));
+  for (const { result } of results) expect(Boolean(result.explanation) !== Boolean(result.failure)).toBe(true);
+  expect(results.filter((r) => r.result.explanation).length).toBeGreaterThan(features.length / 2);
+  expect(chats(from).some((r) => r.fault)).toBe(true);
+  // Exact accounting: the sums of the usage the server sent (powers of two per token, so exact in any order).
+  const charged = chats(from).filter((r) => r.usage);
+  expect(done.usage).toMatchObject({
+    promptTokens: charged.reduce((a, r) => a + r.usage!.prompt_tokens, 0),
+    completionTokens: charged.reduce((a, r) => a + r.usage!.completion_tokens, 0),
+    cost: charged.reduce((a, r) => a + (r.usage!.cost ?? 0), 0),
+  });
+  // The key went in the Authorization header, nowhere else.
+  for (const request of chats(from)) {
+    expect(request.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(JSON.stringify(request.body)).not.toContain(KEY);
+  }
+  expect(JSON.stringify(await interp.explainJobs(run.id))).not.toContain(KEY);
+  expect(JSON.stringify(results)).not.toContain(KEY);
+});
+
+test('a paused job resumes without asking again about a finished feature', async () => {
+  llm.setLatency(30);
+  const job = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features, concurrency: 2, recordOptions: { minExamples: 3 } });
+  const control = new AbortController();
+  const from = llm.requests.length;
+  const paused = interp.runExplainJob(job.id, { apiKey: KEY }, (progress) => progress.done >= 5 && control.abort(), control.signal);
+  expect((await paused).status).toBe('paused');
+  const before = await interp.explanations(job.id);
+  expect(before.length).toBeGreaterThanOrEqual(5);
+  expect(before.length).toBeLessThan(features.length);
+  const resumedFrom = llm.requests.length;
+  const done = await interp.runExplainJob(job.id, { apiKey: KEY });
+  llm.setLatency(0);
+  expect(done.status).toBe('done');
+  // Each resumed call is about a feature without a result: as many calls as features left.
+  expect(chats(resumedFrom)).toHaveLength(features.length - before.length);
+  expect((await interp.explanations(job.id)).map((r) => r.feature)).toEqual([...features].sort((a, b) => a - b));
+  // Counted once per finished feature (calls aborted by the pause left no result and no usage).
+  expect(done.usage!.calls).toBe(features.length);
+  expect(chats(from).filter((r) => r.usage).length).toBeGreaterThanOrEqual(features.length);
+});
+
+test('a refused key stops the job and says so; the job can be resumed with the right key', async () => {
+  const job = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features: features.slice(0, 4), concurrency: 2, recordOptions: { minExamples: 3 } });
+  const stopped = await interp.runExplainJob(job.id, { apiKey: 'sk-wrong' });
+  expect(stopped.status).toBe('stopped');
+  expect(stopped.stopped?.message).toMatch(/401|key/i);
+  expect(JSON.stringify(stopped)).not.toContain('sk-wrong');
+  const done = await interp.runExplainJob(job.id, { apiKey: KEY });
+  expect(done.status).toBe('done');
+  expect(done.stopped).toBeUndefined();
+});
