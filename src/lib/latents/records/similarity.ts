@@ -9,6 +9,7 @@ import { AppError } from '../../errors.ts';
 import { eventLoopBreather, Prng, throwIfAborted, type ProgressCallback } from '../../util/index.ts';
 import { recordOptions } from './options.ts';
 import type { CacheReader } from './reader.ts';
+import { lowerBound } from './windows.ts';
 
 export interface Neighbour {
   feature: number;
@@ -168,18 +169,67 @@ export async function minHashSketches(
 }
 
 /**
+ * Which features hold each hash in their sketch (hashes sorted, features of a hash in `features`
+ * between `starts[i]` and `starts[i + 1]`): two features whose sketches share no hash have an estimate
+ * of 0, so a query scores only the features that share one, not all of the width.
+ */
+interface SketchIndex {
+  hashes: Uint32Array;
+  starts: Uint32Array;
+  features: Uint32Array;
+}
+
+const sketchIndexes = new WeakMap<MinHashSketches, SketchIndex>();
+
+function sketchIndex(minHash: MinHashSketches): SketchIndex {
+  const known = sketchIndexes.get(minHash);
+  if (known) return known;
+  const { sketchSize: K, width, sketches, sizes } = minHash;
+  let n = 0;
+  for (let f = 0; f < width; f++) n += Math.min(K, sizes[f]!);
+  // One float64 key per (hash, feature) pair: hash * 2^21 + feature is exact below 2^53 (features < 2^21).
+  const keys = new Float64Array(n);
+  let at = 0;
+  for (let f = 0; f < width; f++) for (let i = 0, m = Math.min(K, sizes[f]!); i < m; i++) keys[at++] = sketches[f * K + i]! * 2 ** 21 + f;
+  keys.sort();
+  const hashes: number[] = [];
+  const starts: number[] = [];
+  const features = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const hash = Math.floor(keys[i]! / 2 ** 21);
+    features[i] = keys[i]! - hash * 2 ** 21;
+    if (hashes[hashes.length - 1] !== hash) {
+      hashes.push(hash);
+      starts.push(i);
+    }
+  }
+  starts.push(n);
+  const index = { hashes: Uint32Array.from(hashes), starts: Uint32Array.from(starts), features };
+  sketchIndexes.set(minHash, index);
+  return index;
+}
+
+/**
  * The `k` features with the highest estimated window Jaccard with `feature` (features never active
  * left out): of the sketchSize smallest hashes of the union of two sketches, the share in both
- * (exact when both features have fewer windows than sketchSize).
+ * (exact when both features have fewer windows than sketchSize). Only features that share a sketch
+ * hash are scored (an index built once per set of sketches), so asking for every feature's neighbours
+ * costs far less than width x width sketch comparisons.
  */
 export function jaccardNeighbours(minHash: MinHashSketches, feature: number, k = 10): Neighbour[] {
   const { sketchSize: K, width, sketches, sizes } = minHash;
+  if (width >= 2 ** 21) throw new AppError('cache/bad-input', `Co-occurrence neighbours support up to ${2 ** 21} features, not ${width}.`);
   const scores = new Float64Array(width);
   const na = Math.min(K, sizes[feature]!);
   const a = feature * K;
-  for (let g = 0; na > 0 && g < width; g++) {
+  const index = sketchIndex(minHash);
+  const candidates = new Set<number>();
+  for (let i = 0; i < na; i++) {
+    const h = lowerBound(index.hashes, sketches[a + i]!);
+    for (let j = index.starts[h]!; j < index.starts[h + 1]!; j++) candidates.add(index.features[j]!);
+  }
+  for (const g of candidates) {
     const nb = Math.min(K, sizes[g]!);
-    if (nb === 0) continue;
     const b = g * K;
     let i = 0;
     let j = 0;

@@ -94,4 +94,31 @@ describe('co-occurrence (window Jaccard)', () => {
     expect(Math.abs(errors.reduce((a, b) => a + b, 0) / errors.length)).toBeLessThan(0.02);
     expect(Math.sqrt(errors.reduce((a, b) => a + b * b, 0) / errors.length)).toBeLessThan(0.11);
   });
+
+  test('scoring only the features that share a sketch hash gives what comparing every sketch gives', async () => {
+    const prng = new Prng(9);
+    const width = 300;
+    // Sparse features over 2000 windows: most pairs share no window, some share many.
+    const random: Entry[] = [];
+    for (let f = 0; f < width; f++) {
+      const base = prng.int(1900);
+      for (let i = 0; i < 5 + prng.int(80); i++) random.push([(base + prng.int(100)) * 8 + 1, f, 1]);
+    }
+    const unique = [...new Map(random.map((e) => [`${e[0]}:${e[1]}`, e])).values()];
+    const minHash = await minHashSketches(memoryReader({ tokens: new Uint32Array(16000), ctx: 32, width, entries: unique }), { exampleCtx: 8, sketchSize: 16 });
+    const { sketchSize: K, sketches, sizes } = minHash;
+    const bruteForce = (f: number) => {
+      const scores: { feature: number; similarity: number }[] = [];
+      for (let g = 0; g < width; g++) {
+        if (g === f) continue;
+        const a = Array.from(sketches.subarray(f * K, f * K + Math.min(K, sizes[f]!)));
+        const b = Array.from(sketches.subarray(g * K, g * K + Math.min(K, sizes[g]!)));
+        const union = [...new Set([...a, ...b])].sort((x, y) => x - y).slice(0, K);
+        const both = union.filter((h) => a.includes(h) && b.includes(h)).length;
+        if (union.length && both) scores.push({ feature: g, similarity: both / union.length });
+      }
+      return scores.sort((x, y) => y.similarity - x.similarity || x.feature - y.feature).slice(0, 10);
+    };
+    for (const f of [0, 17, 150, 299]) expect(jaccardNeighbours(minHash, f, 10)).toEqual(bruteForce(f));
+  });
 });
