@@ -82,7 +82,7 @@ describe('the stats store', () => {
     expect(await getRun(db, run.id)).toBeDefined();
   });
 
-  test('a version-1 database is upgraded in place: its caches stay, the stats store is added', async () => {
+  test('a version-1 database is upgraded in place: its caches stay, the stores of later versions are added', async () => {
     const name = 'records-upgrade-test';
     const v1 = await openDB(name, 1, {
       upgrade(db) {
@@ -95,8 +95,8 @@ describe('the stats store', () => {
     await v1.put('tokens', Uint16Array.of(1, 2), ['old', 0]);
     v1.close();
     const db = await openCacheDb(name);
-    expect(db.version).toBe(2);
-    expect([...db.objectStoreNames].sort()).toEqual(['runs', 'shards', 'stats', 'tokens']);
+    expect(db.version).toBe(3);
+    expect([...db.objectStoreNames].sort()).toEqual(['explainJobs', 'explanations', 'runs', 'shards', 'stats', 'tokens']);
     expect((await listRuns(db)).map((run) => run.id)).toEqual(['old']);
     expect(await db.get('tokens', ['old', 0])).toEqual(Uint16Array.of(1, 2));
   });
