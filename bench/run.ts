@@ -11,7 +11,10 @@
  *   npm run bench                     # SwiftShader (CPU WebGPU), as everywhere here
  *   WEBGPU_ADAPTER=gpu npm run bench  # the machine's real GPU (Chromium's default adapter)
  *   BENCH_ROWS=4 BENCH_SEQ=128 BENCH_REPEATS=3 npm run bench
- *   npm run bench -- --only records   # one part only (engine: Chromium; records: Node); the other
+ * And the explain stage against the LLM stand-in (bench/llm-concurrency.ts): how busy it keeps the
+ * endpoint at a concurrency of 8 with 200 ms per request, and the prompt tokens a feature takes.
+ *
+ *   npm run bench -- --only records   # one part only (engine: Chromium; records, llm: Node); the other
  *                                     # part's figures in bench/results.json are kept
  *   npx tsx bench/run.ts --only records  # the same without the first-run check for Chromium
  */
@@ -24,6 +27,7 @@ import { buildGpt2Onnx, type Float32Weight } from '../scripts/fixtures/gpt2-onnx
 import { Prng } from '../src/lib/util/index.ts';
 import { computeFeatureStats, forEachFeatureRecord, memoryCacheReader, syntheticTokens, syntheticTopK } from '../src/lib/index.ts';
 import { launch } from '../scripts/chromium.ts';
+import { benchLlmConcurrency } from './llm-concurrency.ts';
 import { startStaticServer } from '../scripts/servers/static-server.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -202,15 +206,17 @@ async function recordsBench(): Promise<Record<string, unknown>> {
 }
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' } } });
-if (args.only !== undefined && args.only !== 'engine' && args.only !== 'records') {
-  console.error(`--only: "${args.only}" is not one of engine, records.`);
+if (args.only !== undefined && !['engine', 'records', 'llm'].includes(args.only)) {
+  console.error(`--only: "${args.only}" is not one of engine, records, llm.`);
   process.exit(2);
 }
 const resultsFile = join(root, 'bench/results.json');
 const previous = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>) : {};
 const figures = { ...previous };
-if (args.only !== 'records') Object.assign(figures, await engineBench());
-if (args.only !== 'engine') Object.assign(figures, await recordsBench());
+const part = (name: string) => args.only === undefined || args.only === name;
+if (part('engine')) Object.assign(figures, await engineBench());
+if (part('records')) Object.assign(figures, await recordsBench());
+if (part('llm')) Object.assign(figures, await benchLlmConcurrency());
 writeFileSync(resultsFile, `${JSON.stringify(figures, null, 2)}\n`);
 console.log('wrote bench/results.json');
 

@@ -19,8 +19,8 @@
 import { openAsBlob, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runIfEntry, UsageError, type CliIo } from './cli.ts';
 import {
   delphiCacheReader,
   DEFAULT_RECORD_OPTIONS,
@@ -51,16 +51,6 @@ const USAGE = 'Usage: npm run records -- --cache <delphi cache folder> --out <di
 const SKETCH_SIZE = 64;
 
 /** Bad usage: exit code 2, the message and the usage line. */
-export class UsageError extends Error {}
-
-export interface CliIo {
-  /** Results and the summary (stdout). */
-  log: (line: string) => void;
-  /** Progress and warnings (stderr). */
-  info: (line: string) => void;
-  signal?: AbortSignal;
-}
-
 /** An inclusive range of feature ids. */
 export type FeatureRange = readonly [first: number, last: number];
 
@@ -341,13 +331,5 @@ export async function main(argv: readonly string[], io: CliIo = { log: (line) =>
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  // Ctrl-C stops after the record in hand (files already written stay whole); a second one quits at once.
-  const controller = new AbortController();
-  process.once('SIGINT', () => {
-    console.error('stopping after the record in hand (Ctrl-C again to quit at once)…');
-    controller.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
-  process.exitCode = await main(process.argv.slice(2), { log: (line) => console.log(line), info: (line) => console.error(line), signal: controller.signal });
-}
+// Ctrl-C stops after the record in hand (files already written stay whole); a second one quits at once.
+await runIfEntry(import.meta.url, 'stopping after the record in hand (Ctrl-C again to quit at once)…', main);

@@ -425,7 +425,10 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
       if (!response.headersSent) send(response, 500, apiError(500, `Stand-in failure: ${error instanceof Error ? error.message : String(error)}`));
     });
   });
-  await new Promise<void>((done) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', done));
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail); // a port in use, say
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', done);
+  });
   const url = `http://${options.host ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
   return {
     url,
