@@ -1,6 +1,12 @@
-/** `npm start`: serves the built app (dist/) on 127.0.0.1. WebGPU needs a secure context; localhost is one. */
+/**
+ * `npm start`: serves the built app (dist/) on 127.0.0.1. WebGPU needs a secure context; localhost is one.
+ * Also starts the demo LLM (the project's stand-in: deterministic canned answers, no real model) on the
+ * next port, so the Explain screen can be tried offline; the page lists it as a clearly labelled demo
+ * endpoint. `DEMO_LLM=0` leaves it off.
+ */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { startLlmServer } from './servers/llm-server.ts';
 import { startStaticServer } from './servers/static-server.ts';
 
 const dist = resolve(import.meta.dirname, '../dist');
@@ -9,5 +15,14 @@ if (!existsSync(resolve(dist, 'index.html'))) {
   process.exit(1);
 }
 const port = Number(process.env.PORT ?? 4173);
-const site = await startStaticServer([{ prefix: '/', root: dist }], { port, host: process.env.HOST ?? '127.0.0.1' });
+const host = process.env.HOST ?? '127.0.0.1';
+const site = await startStaticServer([{ prefix: '/', root: dist }], { port, host });
 console.log(`\n  AutoInterp Web is being served at ${site.url}\n  (open it in Chrome or Edge with WebGPU; Ctrl+C stops)\n`);
+if (process.env.DEMO_LLM !== '0') {
+  try {
+    const llm = await startLlmServer({ port: port + 1, host, latencyMs: 150 });
+    console.log(`  Demo LLM (canned answers, not a real model) at ${llm.openRouterBase}: the Explain screen lists it.\n`);
+  } catch (error) {
+    console.log(`  The demo LLM could not start on port ${port + 1} (${(error as Error).message}); the app works without it.\n`);
+  }
+}

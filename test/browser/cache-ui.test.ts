@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { FIXTURES } from '../support/sae-fixtures.ts';
-import { launch, openApp, type Browser } from './harness.ts';
+import { goto, launch, openApp, type Browser } from './harness.ts';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -16,6 +16,7 @@ afterAll(async () => {
 test('upload a corpus, tokenize it, cache activations with progress, and export the cache', async () => {
   const { page } = browser;
   await openApp(browser.page, { sae: 'saelens-standard' });
+  await goto(page, 'cache');
 
   await page.getByTestId('corpus-file').setInputFiles({ name: 'documents.jsonl', mimeType: 'application/json', buffer: readFileSync(join(FIXTURES, 'corpus/documents.jsonl')) });
   await page.getByTestId('corpus-column').waitFor();
@@ -44,6 +45,7 @@ test('upload a corpus, tokenize it, cache activations with progress, and export 
 test('a Hugging Face dataset is read from the hub over HTTP in the worker; a missing one gets a clear message', async () => {
   const { page } = browser;
   await openApp(browser.page);
+  await goto(page, 'cache');
   await page.getByTestId('corpus-mode-hub').check();
 
   await page.getByTestId('corpus-repo').fill('autointerp-test/no-such-corpus');
@@ -72,6 +74,7 @@ test('a Hugging Face dataset is read from the hub over HTTP in the worker; a mis
 test('pause a run, resume it from the list, then cancel it: the cache is gone', async () => {
   const { page } = browser;
   await openApp(browser.page, { sae: 'saelens-topk' });
+  await goto(page, 'cache');
   const before = await page.getByTestId('cache-list').locator('tbody tr').count().catch(() => 0);
 
   // A corpus big enough that the run takes many batches (the fixture's paragraphs, a hundred times over).

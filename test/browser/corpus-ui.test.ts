@@ -5,7 +5,7 @@
  * named .jsonl, the same file picked twice, the numbers checked where they are typed, and labels.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { appUrl, hubUrl, launch, openApp, type Browser } from './harness.ts';
+import { appUrl, goto, hubUrl, launch, openApp, type Browser } from './harness.ts';
 
 let browser: Browser;
 beforeAll(async () => void (browser = await launch()).page.setDefaultTimeout(20_000));
@@ -23,6 +23,7 @@ const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd\ud800-\udfff
 test('the demo dataset loads from the demo hub after the demo model; datasets have their own hub and a parquet files field', async () => {
   const { page } = browser;
   await openApp(browser.page, { model: 'demo' });
+  await goto(page, 'cache');
   const demoHub = new URL('demo-hub/', appUrl()).href;
   await page.getByTestId('corpus-mode-hub').check();
   await page.getByTestId('corpus-repo').fill('autointerp-test/tiny-corpus');
@@ -77,6 +78,7 @@ test('the demo dataset loads from the demo hub after the demo model; datasets ha
 test('a binary file named .jsonl gets a short printable message', async () => {
   const { page } = browser;
   await openApp(browser.page, { model: 'none' });
+  await goto(page, 'cache');
   const binary = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Array.from({ length: 3000 }, (_, i) => (i * 37 + 11) % 256)]);
   await page.getByTestId('corpus-file').setInputFiles({ name: 'data.jsonl', mimeType: 'application/json', buffer: binary });
   const error = page.getByTestId('corpus-error');
@@ -93,6 +95,7 @@ test('a binary file named .jsonl gets a short printable message', async () => {
 test('the same file can be picked again once fixed: the input is emptied after each pick and the page names the file', async () => {
   const { page } = browser;
   await openApp(browser.page, { model: 'none' });
+  await goto(page, 'cache');
   await page.getByTestId('corpus-file').setInputFiles({ name: 'data.jsonl', mimeType: 'application/json', buffer: Buffer.from('{"body": "unfinished\n') });
   const error = page.getByTestId('corpus-error');
   await error.waitFor();
@@ -112,6 +115,7 @@ const TEXT_FILE = { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.fr
 test('row length, token budget and seed are checked where typed, and Tokenize waits for valid values', async () => {
   const { page } = browser;
   await openApp(browser.page);
+  await goto(page, 'cache');
   await page.getByTestId('corpus-file').setInputFiles(TEXT_FILE);
   const prepare = page.getByTestId('corpus-prepare');
   await expect.poll(() => prepare.isEnabled()).toBe(true);
@@ -154,6 +158,7 @@ test('row length, token budget and seed are checked where typed, and Tokenize wa
 test('every corpus input has a label a screen reader reads out, in both modes', async () => {
   const { page } = browser;
   await openApp(browser.page);
+  await goto(page, 'cache');
   const unlabelled = () => page.getByTestId('corpus').locator('input, select').evaluateAll((elements) =>
     elements.filter((e) => !(e as HTMLInputElement).labels?.length && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')).map((e) => e.outerHTML));
   await page.getByTestId('corpus-file').setInputFiles({ name: 'documents.jsonl', mimeType: 'application/json', buffer: Buffer.from('{"text": "a"}\n') });

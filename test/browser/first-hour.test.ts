@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ZipWriter } from '../../src/lib/index.ts';
 import { FIXTURES } from '../support/sae-fixtures.ts';
-import { appUrl, hubUrl, launch, openApp, saeUpload, type Browser } from './harness.ts';
+import { appUrl, goto, hubUrl, launch, openApp, saeUpload, type Browser } from './harness.ts';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -34,6 +34,7 @@ async function delphiZip(): Promise<Buffer> {
 test('an error in the cache panel stays until the user acts: a file that is not a zip, a resume with another SAE', async () => {
   const { page } = browser;
   await openApp(page, { sae: 'saelens-topk' });
+  await goto(page, 'cache');
   await page.getByTestId('cache-import-zip').setInputFiles({ name: 'notes.zip', mimeType: 'application/zip', buffer: Buffer.from('these are notes, not a zip archive') });
   const error = page.getByTestId('cache-error');
   await error.waitFor();
@@ -53,9 +54,11 @@ test('an error in the cache panel stays until the user acts: a file that is not 
     await engine.runCache(run.id, {}, undefined, pause.signal);
     await cache.refresh();
   });
+  await goto(page, 'setup');
   await page.getByTestId('sae-files').setInputFiles(saeUpload('saelens-standard'));
   await page.getByTestId('sae-use').click();
   await page.getByTestId('sae-ready').waitFor();
+  await goto(page, 'cache');
   await page.getByTestId('cache-list').getByRole('button', { name: /Resume/ }).first().click();
   await error.waitFor();
   await settle();
@@ -121,6 +124,7 @@ test('the same files picked again are read again: a corrected cfg.json, and a zi
   await page.getByTestId('sae-summary').waitFor();
   expect(await page.getByTestId('sae-error').count()).toBe(0);
 
+  await goto(page, 'cache');
   const zip = { name: 'delphi-cache.zip', mimeType: 'application/zip', buffer: await delphiZip() };
   const rows = page.getByTestId('cache-list').locator('tbody tr');
   const hooks = readdirSync(join(FIXTURES, 'delphi/tiny')).length;

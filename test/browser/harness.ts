@@ -1,7 +1,9 @@
 /** Browser-test helpers: the shared Chromium launcher, the URLs the global setup serves, and opening the app. */
 import type { Page } from 'playwright-core';
 import { inject } from 'vitest';
-import { fixtureFiles } from '../support/sae-fixtures.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FIXTURES, fixtureFiles } from '../support/sae-fixtures.ts';
 
 export { launch, type Browser } from '../../scripts/chromium.ts';
 
@@ -16,6 +18,14 @@ export const hubUrl = (): string => inject('hubUrl');
 /** A fixture SAE folder as files for an <input type=file> (names only, as a file picker gives them). */
 export const saeUpload = (fixture: string) =>
   fixtureFiles(fixture).map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) }));
+
+export type Screen = 'setup' | 'cache' | 'features' | 'explain';
+
+/** Goes to a screen through the navigation bar, as a user would, and waits until it shows. */
+export async function goto(page: Page, screen: Screen): Promise<void> {
+  await page.getByTestId(`nav-${screen}`).click();
+  await page.getByTestId(`view-${screen}`).waitFor();
+}
 
 /**
  * Opens the page and, as a user would, loads a model through the Model panel (the tiny one from the hub
@@ -33,4 +43,25 @@ export async function openApp(page: Page, options: { model?: 'stand-in' | 'demo'
   await page.getByTestId('sae-files').setInputFiles(saeUpload(options.sae));
   await page.getByTestId('sae-use').click();
   await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+}
+
+/**
+ * As a user would: opens the page with the stand-in model and `sae`, tokenizes the documents.jsonl
+ * fixture into rows of 64 tokens (about 2000 tokens) on the Cache screen and caches it. Returns the
+ * new cache's id.
+ */
+export async function makeCache(page: Page, sae: string): Promise<string> {
+  await openApp(page, { sae });
+  await goto(page, 'cache');
+  await page.getByTestId('corpus-file').setInputFiles({ name: 'documents.jsonl', mimeType: 'application/json', buffer: readFileSync(join(FIXTURES, 'corpus/documents.jsonl')) });
+  await page.getByTestId('corpus-column').waitFor();
+  await page.getByTestId('corpus-ctx').fill('64');
+  await page.getByTestId('corpus-tokens').fill('2000');
+  await page.getByTestId('corpus-prepare').click();
+  await page.getByTestId('corpus-summary').waitFor();
+  const before: string[] = await page.evaluate(async () => (await (globalThis as any).autointerp.engine.listCaches()).map((run: { id: string }) => run.id));
+  await page.getByTestId('cache-start').click();
+  await page.getByTestId('cache-list').locator('text=done').waitFor({ timeout: 120_000 });
+  const after: string[] = await page.evaluate(async () => (await (globalThis as any).autointerp.engine.listCaches()).map((run: { id: string }) => run.id));
+  return after.find((id) => !before.includes(id))!;
 }

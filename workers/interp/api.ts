@@ -20,6 +20,8 @@ export interface LlmConnection {
   apiKey?: string;
   /** The model's prices, for endpoints whose answers report no cost (budget and totals). */
   pricing?: Pricing;
+  /** Time limit of one attempt in ms (default 90 s; a slow local model may need more). */
+  timeoutMs?: number;
 }
 
 /**

@@ -137,7 +137,7 @@ export class Interp implements InterpApi {
       const db = await this.openDb();
       const job = await getExplainJob(db, jobId);
       const run = await getRun(db, job.cacheRunId);
-      const client = createLlmClient({ baseUrl: job.baseUrl, ...(connection.apiKey ? { apiKey: connection.apiKey } : {}), ...(this.options.fetch ? { fetch: this.options.fetch } : {}) });
+      const client = createLlmClient({ baseUrl: job.baseUrl, ...(connection.apiKey ? { apiKey: connection.apiKey } : {}), ...(connection.timeoutMs ? { timeoutMs: connection.timeoutMs } : {}), ...(this.options.fetch ? { fetch: this.options.fetch } : {}) });
       const result = await runExplainJob(db, jobId, {
         reader: await this.reader(job.cacheRunId),
         client,

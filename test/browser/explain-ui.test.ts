@@ -1,0 +1,180 @@
+/**
+ * Explaining features from the page over real HTTP against the stand-in LLM server: every qualifying
+ * feature of a cache made in the page; a run with 30% injected faults that still ends every feature
+ * with exact token and cost totals; a reload mid-run that resumes without asking again about a
+ * finished feature; OpenRouter's PKCE sign-in; and a log of every request the page (and its workers)
+ * makes, which shows the key going to the API's host only and nowhere into storage or an export.
+ */
+import type { Page, Request } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startLlmServer, type LlmServer } from '../../scripts/servers/llm-server.ts';
+import { goto, launch, makeCache, type Browser } from './harness.ts';
+
+const KEY = 'sk-or-v1-browser-test-9d27c4';
+let browser: Browser;
+let llm: LlmServer;
+let runId = '';
+const seen: { url: string; headers: Record<string, string>; body: string }[] = [];
+
+beforeAll(async () => {
+  llm = await startLlmServer({ keys: [KEY], retryAfterSeconds: 0 });
+  browser = await launch();
+  browser.page.setDefaultTimeout(60_000);
+  // The context sees the requests of the page and of its workers.
+  browser.page.context().on('request', (request: Request) => seen.push({ url: request.url(), headers: request.headers(), body: request.postData() ?? '' }));
+});
+afterAll(async () => {
+  await browser?.close();
+  await llm?.close();
+});
+
+const chats = (from: number) => llm.requests.slice(from).filter((r) => r.method === 'POST' && r.path.endsWith('/chat/completions'));
+const interp = <T>(page: Page, fn: string, ...args: unknown[]): Promise<T> =>
+  page.evaluate(({ fn, args }) => (globalThis as any).autointerp.interp[fn](...args), { fn, args }) as Promise<T>;
+
+/** Connects the Explain screen to the stand-in with the key, and waits for its models. */
+async function connect(page: Page): Promise<void> {
+  await page.getByTestId('llm-base-url').fill(llm.openRouterBase);
+  await page.getByTestId('llm-key').fill(KEY);
+  // The stand-in's time-out fault holds a request until the client gives up: a short limit keeps the test short.
+  await page.getByTestId('llm-timeout').fill('5');
+  await page.getByTestId('llm-connect').click();
+  await page.getByTestId('llm-model').waitFor();
+  await page.getByTestId('llm-model').selectOption('stand-in/explainer');
+}
+
+/** Starts a run over every feature with at least `min` windows; returns the new job's id once it exists. */
+async function startRun(page: Page, options: { min: number; concurrency: number }): Promise<string> {
+  const before = (await interp<any[]>(page, 'explainJobs', runId)).length;
+  await page.getByTestId('explain-min-examples').fill(String(options.min));
+  await page.getByTestId('explain-max-features').fill('0');
+  await page.getByTestId('explain-concurrency').fill(String(options.concurrency));
+  await page.getByTestId('explain-budget').fill('0');
+  await expect.poll(() => page.getByTestId('explain-plan').textContent()).toMatch(/prompt tokens a feature;\s+about \$/);
+  await page.getByTestId('explain-start').click();
+  await expect.poll(async () => (await interp<any[]>(page, 'explainJobs', runId)).length).toBe(before + 1);
+  return (await lastJob(page)).id;
+}
+
+const lastJob = async (page: Page) => (await interp<any[]>(page, 'explainJobs', runId)).at(-1);
+const jobById = async (page: Page, id: string) => (await interp<any[]>(page, 'explainJobs', runId)).find((job) => job.id === id);
+
+test('every qualifying feature of a cache made in the page is explained, and the key goes to the API host only', async () => {
+  const { page } = browser;
+  runId = await makeCache(page, 'saelens-standard');
+
+  await goto(page, 'explain');
+  await page.getByTestId('explain-cache-link').first().click();
+  await page.getByTestId('explain-run').waitFor();
+  await connect(page);
+  const qualifying = await interp<number[]>(page, 'qualifyingFeatures', runId, 2);
+  expect(qualifying.length).toBeGreaterThan(5);
+  const from = llm.requests.length;
+  await startRun(page, { min: 2, concurrency: 4 });
+  await page.locator('[data-testid="explain-job"][data-status="done"]').waitFor({ timeout: 120_000 });
+  const results = page.getByTestId('explain-result');
+  await expect.poll(() => results.count()).toBe(qualifying.length);
+  expect(await page.locator('[data-testid="explain-result"][data-failed="true"]').count()).toBe(0);
+  expect(chats(from)).toHaveLength(qualifying.length);
+  const job = await lastJob(page);
+  expect(job.usage.calls).toBe(qualifying.length);
+  await page.screenshot({ path: 'test-results/explain.png', fullPage: true });
+
+  // Every request that carried the key went to the stand-in; no request elsewhere mentions it.
+  const llmOrigin = new URL(llm.url).origin;
+  const withKey = seen.filter((r) => JSON.stringify(r).includes(KEY));
+  expect(withKey.length).toBeGreaterThan(0);
+  expect(withKey.filter((r) => new URL(r.url).origin !== llmOrigin)).toEqual([]);
+  for (const r of withKey) expect(r.url + r.body).not.toContain(KEY); // in the Authorization header only
+  // Not in IndexedDB, the Cache API or localStorage (not asked to remember it), nor in an export.
+  const stored = await page.evaluate(async () => {
+    const dump: string[] = [];
+    for (const { name } of await indexedDB.databases()) {
+      const db: IDBDatabase = await new Promise((resolve, reject) => {
+        const open = indexedDB.open(name!);
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+      });
+      for (const store of Array.from(db.objectStoreNames)) {
+        const all: unknown[] = await new Promise((resolve) => {
+          const request = db.transaction(store).objectStore(store).getAll();
+          request.onsuccess = () => resolve(request.result);
+        });
+        dump.push(JSON.stringify(all, (_, v) => (ArrayBuffer.isView(v) ? `[${v.byteLength} bytes]` : v)));
+      }
+      db.close();
+    }
+    for (const name of await caches.keys()) {
+      const cache = await caches.open(name);
+      for (const request of await cache.keys()) dump.push(request.url, JSON.stringify([...(await cache.match(request))!.headers]));
+    }
+    dump.push(JSON.stringify({ ...localStorage }));
+    const zip: Blob = await (globalThis as any).autointerp.engine.exportCache((await (globalThis as any).autointerp.engine.listCaches())[0].id, 2);
+    dump.push(new TextDecoder('latin1').decode(await zip.arrayBuffer()));
+    return dump.join('\n');
+  });
+  expect(stored.length).toBeGreaterThan(1000);
+  expect(stored).not.toContain(KEY);
+});
+
+test('a run with 30% injected faults ends every feature, explained or failed, with the totals the server charged', async () => {
+  const { page } = browser;
+  llm.setFaults({ rate: 0.3, seed: 11 });
+  const from = llm.requests.length;
+  const id = await startRun(page, { min: 2, concurrency: 4 });
+  await expect.poll(async () => (await jobById(page, id)).status, { timeout: 180_000, interval: 500 }).toBe('done');
+  llm.setFaults(undefined);
+  const job = await jobById(page, id);
+  const results = await interp<any[]>(page, 'explanations', job.id);
+  expect(results.map((r) => r.feature)).toEqual(job.features);
+  for (const { result } of results) expect(Boolean(result.explanation) !== Boolean(result.failure)).toBe(true);
+  expect(chats(from).some((r) => r.fault)).toBe(true);
+  const charged = chats(from).filter((r) => r.usage);
+  expect(job.usage.promptTokens).toBe(charged.reduce((a, r) => a + r.usage!.prompt_tokens, 0));
+  expect(job.usage.completionTokens).toBe(charged.reduce((a, r) => a + r.usage!.completion_tokens, 0));
+  expect(job.usage.cost).toBe(charged.reduce((a, r) => a + (r.usage!.cost ?? 0), 0));
+  // The page shows the failures as failures, with their reason.
+  await page.getByTestId('explain-job').last().getByRole('button', { name: 'Results' }).click();
+  const failed = results.filter((r) => r.result.failure).length;
+  await expect.poll(() => page.locator('[data-testid="explain-result"][data-failed="true"]').count()).toBe(failed);
+});
+
+test('a reload mid-run resumes without asking again about a finished feature', async () => {
+  const { page } = browser;
+  llm.setLatency(400);
+  const id = await startRun(page, { min: 2, concurrency: 2 });
+  await expect.poll(async () => (await interp<any[]>(page, 'explanations', id)).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
+  await page.reload();
+  await page.getByTestId('view-explain').waitFor();
+  const job = await jobById(page, id);
+  const finished = (await interp<any[]>(page, 'explanations', job.id)).length;
+  expect(finished).toBeLessThan(job.features.length);
+  await page.locator('[data-testid="explain-job"][data-status="paused"]').waitFor();
+  llm.setLatency(0);
+  // The key was kept for the tab's session: Connect and Resume need nothing typed again.
+  await page.getByTestId('llm-connect').click();
+  await page.getByTestId('llm-model').waitFor();
+  const from = llm.requests.length;
+  await page.getByTestId('explain-resume').click();
+  await expect.poll(async () => (await jobById(page, id)).status, { timeout: 120_000, interval: 500 }).toBe('done');
+  expect(chats(from)).toHaveLength(job.features.length - finished);
+  expect((await interp<any[]>(page, 'explanations', job.id)).map((r) => r.feature)).toEqual(job.features);
+});
+
+test('signing in with OpenRouter (PKCE) gets a key for this tab', async () => {
+  const { page } = browser;
+  await page.getByTestId('llm-forget').click();
+  expect(await page.getByTestId('llm-key').inputValue()).toBe('');
+  await page.getByTestId('llm-base-url').fill(llm.openRouterBase);
+  await page.getByTestId('llm-sign-in').click();
+  // The stand-in's /auth sends the browser back with ?code=; the page trades it for a key.
+  await expect.poll(() => page.getByTestId('llm-key').inputValue(), { timeout: 30_000 }).toMatch(/.{8,}/);
+  expect(page.url()).not.toContain('code=');
+  await page.getByTestId('llm-key-status').waitFor();
+  const exchange = llm.requests.find((r) => r.method === 'POST' && r.path === '/api/v1/auth/keys');
+  expect(exchange?.status).toBe(200);
+  expect(JSON.stringify(exchange?.body)).toMatch(/code_verifier/);
+  expect(await page.evaluate(() => localStorage.getItem('autointerp.llm-key'))).toBeNull();
+  // Failed requests are the faults injected above; nothing else went wrong in the page.
+  expect(browser.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
+});
