@@ -7,12 +7,12 @@
  */
 import type {
   ActivationInterval, CacheRun, CostEstimate, Example, ExplainJobRequest, ExplainProgress, ExplainSettings, FeatureRecord, Pricing, Progress, QuantileGroup, RecordOptions,
-  StoredExplainJob, StoredExplanation,
+  StoredLlmJob, StoredLlmResult,
 } from '../../src/lib/index.ts';
 
 export type {
   ActivationInterval, CacheRun, CostEstimate, Example, ExplainJobRequest, ExplainProgress, ExplainSettings, FeatureRecord, Pricing, Progress, QuantileGroup, RecordOptions,
-  StoredExplainJob, StoredExplanation,
+  StoredLlmJob, StoredLlmResult,
 };
 
 /** How the page reaches the LLM API for one run: the key stays with the page and is passed per run, never stored here. */
@@ -98,11 +98,11 @@ export interface InterpApi {
   /** What explaining `features` would cost: prompts built for a sample of them, times the model's prices. */
   explainEstimate(runId: string, request: { features: number[]; explainer?: string; settings?: Partial<ExplainSettings>; recordOptions?: Partial<RecordOptions>; pricing?: Pricing }): Promise<CostEstimate>;
   /** The explain jobs of a cache (all when no id), oldest first; a job left `running` by a closed tab reads `paused`. */
-  explainJobs(runId?: string): Promise<StoredExplainJob[]>;
-  createExplainJob(request: ExplainJobRequest): Promise<StoredExplainJob>;
+  explainJobs(runId?: string): Promise<StoredLlmJob[]>;
+  createExplainJob(request: ExplainJobRequest): Promise<StoredLlmJob>;
   /** Runs or resumes a job; aborting the signal pauses it after the calls in flight are aborted. */
-  runExplainJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ExplainProgress) => void, signal?: AbortSignal): Promise<StoredExplainJob>;
+  runExplainJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ExplainProgress) => void, signal?: AbortSignal): Promise<StoredLlmJob>;
   /** The job's results so far (explanations and failures), by feature. */
-  explanations(jobId: string): Promise<StoredExplanation[]>;
+  explanations(jobId: string): Promise<StoredLlmResult[]>;
   deleteExplainJob(jobId: string): Promise<void>;
 }

@@ -4,11 +4,11 @@
  * call to the core; the class runs in Node tests on fake-indexeddb as well as in the worker.
  */
 import {
-  AppError, computeFeatureStats, createExplainJob, createLlmClient, deleteExplainJob, estimateExplainCost, getExplainJob, listExplainJobs, listExplanations, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
+  AppError, computeFeatureStats, createExplainJob, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
   openCacheDb, putFeatureStats, recordOptions, featureRecord,
   type CacheDatabase, type CacheReader, type CacheRun, type Example, type FeatureRecord, type Progress, type RecordOptions, type RepoRef,
   type StoredFeatureStats, type TextTokenizer, type CostEstimate, type ExplainJobRequest, type ExplainProgress, type ExplainSettings, type Pricing,
-  type StoredExplainJob, type StoredExplanation,
+  type StoredLlmJob, type StoredLlmResult,
 } from '../../src/lib/index.ts';
 import type { FeaturePageView, FeatureTable, InterpApi, LlmConnection } from './api.ts';
 
@@ -121,21 +121,21 @@ export class Interp implements InterpApi {
     });
   }
 
-  async explainJobs(runId?: string): Promise<StoredExplainJob[]> {
-    const jobs = await listExplainJobs(await this.openDb(), runId);
+  async explainJobs(runId?: string): Promise<StoredLlmJob[]> {
+    const jobs = await listLlmJobs(await this.openDb(), { ...(runId === undefined ? {} : { cacheRunId: runId }), stage: 'explain' });
     return jobs.map((job) => (job.status === 'running' && !this.activeJobs.has(job.id) ? { ...job, status: 'paused' } : job));
   }
 
-  async createExplainJob(request: ExplainJobRequest): Promise<StoredExplainJob> {
+  async createExplainJob(request: ExplainJobRequest): Promise<StoredLlmJob> {
     return createExplainJob(await this.openDb(), request, await this.reader(request.cacheRunId));
   }
 
-  async runExplainJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ExplainProgress) => void, signal?: AbortSignal): Promise<StoredExplainJob> {
+  async runExplainJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ExplainProgress) => void, signal?: AbortSignal): Promise<StoredLlmJob> {
     if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'This explain run is already running.');
     this.activeJobs.add(jobId);
     try {
       const db = await this.openDb();
-      const job = await getExplainJob(db, jobId);
+      const job = await getLlmJob(db, jobId);
       const run = await getRun(db, job.cacheRunId);
       const client = createLlmClient({ baseUrl: job.baseUrl, ...(connection.apiKey ? { apiKey: connection.apiKey } : {}), ...(connection.timeoutMs ? { timeoutMs: connection.timeoutMs } : {}), ...(this.options.fetch ? { fetch: this.options.fetch } : {}) });
       const result = await runExplainJob(db, jobId, {
@@ -152,13 +152,13 @@ export class Interp implements InterpApi {
     }
   }
 
-  async explanations(jobId: string): Promise<StoredExplanation[]> {
-    return listExplanations(await this.openDb(), jobId);
+  async explanations(jobId: string): Promise<StoredLlmResult[]> {
+    return listLlmResults(await this.openDb(), jobId);
   }
 
   async deleteExplainJob(jobId: string): Promise<void> {
     if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'Pause this explain run before deleting it.');
-    await deleteExplainJob(await this.openDb(), jobId);
+    await deleteLlmJob(await this.openDb(), jobId);
   }
 
   /** The run's current statistics: stored ones, or computed (one pass) and stored. */

@@ -8,7 +8,7 @@ import { AppError, errorCode } from '../errors.ts';
 import type { LlmClient, Pricing } from '../clients/index.ts';
 import { explainSettings, resolveExplainer, type ExplainSettings, type ExplanationResult } from '../explainers/index.ts';
 import { featureRecord, recordOptions, type CacheReader, type FeatureRecord, type RecordOptions } from '../latents/index.ts';
-import { getExplainJob, listExplanations, putExplainJob, putExplanation, type CacheDatabase, type StoredExplainJob } from '../storage/index.ts';
+import { getLlmJob, listLlmResults, putLlmJob, putLlmResult, type CacheDatabase, type StoredLlmJob } from '../storage/index.ts';
 import type { TextTokenizer } from '../types.ts';
 import { DEFAULT_CONCURRENCY } from './pool.ts';
 import { runExplanations, type ExplainProgress, type ExplainRunSummary } from './explain-run.ts';
@@ -26,7 +26,7 @@ export interface ExplainJobRequest {
   budget?: Budget;
 }
 
-export async function createExplainJob(db: CacheDatabase, request: ExplainJobRequest, cache: { ctx: number; prependBos: boolean }): Promise<StoredExplainJob> {
+export async function createExplainJob(db: CacheDatabase, request: ExplainJobRequest, cache: { ctx: number; prependBos: boolean }): Promise<StoredLlmJob> {
   const explainer = resolveExplainer(request.explainer);
   const settings = explainSettings(request.settings);
   const options = recordOptions(request.recordOptions ?? {}, cache); // checked now, not at the first feature
@@ -34,13 +34,14 @@ export async function createExplainJob(db: CacheDatabase, request: ExplainJobReq
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new AppError('pipeline/bad-options', `Concurrency must be a whole number from 1 (got ${concurrency}).`);
   if (request.features.length === 0) throw new AppError('pipeline/bad-options', 'There are no features to explain: lower "min examples" or choose features.');
   if (!request.model.trim()) throw new AppError('pipeline/bad-options', 'Choose a model to explain with.');
-  return putExplainJob(db, {
+  return putLlmJob(db, {
+    stage: 'explain',
     id: `explain-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
     cacheRunId: request.cacheRunId,
     createdAt: new Date().toISOString(),
     baseUrl: request.baseUrl,
     model: request.model.trim(),
-    explainer: explainer.id,
+    method: explainer.id,
     settings: { ...settings },
     recordOptions: { ...options },
     budget: { ...request.budget },
@@ -63,12 +64,12 @@ export interface ExplainJobDeps {
  * Runs (or resumes) a stored job to its end, a stop (key refused, no credits, budget) or a pause (the
  * signal). Returns the job as stored afterwards.
  */
-export async function runExplainJob(db: CacheDatabase, jobId: string, deps: ExplainJobDeps): Promise<{ job: StoredExplainJob; summary?: ExplainRunSummary }> {
-  let job = await getExplainJob(db, jobId);
-  const done = new Set((await listExplanations(db, jobId)).map((stored) => stored.feature));
+export async function runExplainJob(db: CacheDatabase, jobId: string, deps: ExplainJobDeps): Promise<{ job: StoredLlmJob; summary?: ExplainRunSummary }> {
+  let job = await getLlmJob(db, jobId);
+  const done = new Set((await listLlmResults(db, jobId)).map((stored) => stored.feature));
   const remaining = job.features.filter((feature) => !done.has(feature));
   const meter = new UsageMeter(job.budget, deps.pricing, job.usage as UsageTotals | undefined);
-  job = await putExplainJob(db, { ...job, status: 'running' });
+  job = await putLlmJob(db, { ...job, status: 'running' });
   const { stopped: _previousStop, ...rest } = job;
   job = rest;
   const options = job.recordOptions as Partial<RecordOptions>;
@@ -82,7 +83,7 @@ export async function runExplainJob(db: CacheDatabase, jobId: string, deps: Expl
       client: deps.client,
       model: job.model,
       tokenizer: deps.tokenizer,
-      explainer: job.explainer,
+      explainer: job.method,
       settings: job.settings as Partial<ExplainSettings>,
       concurrency: job.concurrency,
       meter,
@@ -91,15 +92,15 @@ export async function runExplainJob(db: CacheDatabase, jobId: string, deps: Expl
       // Counts over the whole job, the features done before this session included.
       onProgress: (progress) => deps.onProgress?.({ ...progress, done: progress.done + previous, total: job.features.length, text: progress.text.replace(/^Explained \d+ of \d+/, `Explained ${progress.done + previous} of ${job.features.length}`) }),
       onResult: async (result: ExplanationResult) => {
-        await putExplanation(db, jobId, { ...result });
-        job = await putExplainJob(db, { ...job, usage: { ...meter.totals } });
+        await putLlmResult(db, jobId, { ...result });
+        job = await putLlmJob(db, { ...job, usage: { ...meter.totals } });
       },
     });
   } catch (error) {
-    job = await putExplainJob(db, { ...job, status: errorCode(error) === 'cancelled' ? 'paused' : 'stopped', usage: { ...meter.totals }, ...(errorCode(error) === 'cancelled' ? {} : { stopped: { code: errorCode(error) ?? 'unknown', message: (error as Error).message } }) });
+    job = await putLlmJob(db, { ...job, status: errorCode(error) === 'cancelled' ? 'paused' : 'stopped', usage: { ...meter.totals }, ...(errorCode(error) === 'cancelled' ? {} : { stopped: { code: errorCode(error) ?? 'unknown', message: (error as Error).message } }) });
     if (errorCode(error) === 'cancelled') return { job };
     throw error;
   }
-  job = await putExplainJob(db, { ...job, status: summary.stopped ? 'stopped' : 'done', usage: { ...meter.totals }, ...(summary.stopped ? { stopped: summary.stopped } : {}) });
+  job = await putLlmJob(db, { ...job, status: summary.stopped ? 'stopped' : 'done', usage: { ...meter.totals }, ...(summary.stopped ? { stopped: summary.stopped } : {}) });
   return { job, summary };
 }

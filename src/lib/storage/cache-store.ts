@@ -10,7 +10,7 @@ import { AppError, type ErrorCode } from '../errors.ts';
 import { float16BitsToFloat32 } from '../formats/index.ts';
 import { sha256Hex } from '../util/index.ts';
 import { chunkRowsFor, featureInShard, mergeShardRecords, recordBytes, SHARD_FEATURES, type ShardRecord } from './cache-layout.ts';
-import type { StoredExplainJob, StoredExplanation } from './explain-layout.ts';
+import type { StoredLlmJob, StoredLlmResult } from './llm-jobs-layout.ts';
 import type { StoredFeatureStats } from './stats-layout.ts';
 
 export interface CacheSettings {
@@ -64,10 +64,10 @@ interface CacheDb extends DBSchema {
   shards: { key: [string, number, number]; value: ShardRecord };
   /** runId -> the run's per-feature statistics (stats-store.ts). Added in version 2. */
   stats: { key: string; value: StoredFeatureStats };
-  /** jobId -> an explain job over a cache (explain-store.ts). Added in version 3. */
-  explainJobs: { key: string; value: StoredExplainJob };
-  /** [jobId, feature] -> that feature's explanation or failure. Added in version 3. */
-  explanations: { key: [string, number]; value: StoredExplanation };
+  /** jobId -> an explain or score job over a cache (llm-jobs-store.ts). Added in version 3. */
+  llmJobs: { key: string; value: StoredLlmJob };
+  /** [jobId, feature] -> that feature's result in the job. Added in version 3. */
+  llmResults: { key: [string, number]; value: StoredLlmResult };
 }
 
 export type CacheDatabase = IDBPDatabase<CacheDb>;
@@ -85,8 +85,8 @@ export function openCacheDb(name = CACHE_DB_NAME): Promise<CacheDatabase> {
       }
       if (oldVersion < 2) db.createObjectStore('stats', { keyPath: 'runId' });
       if (oldVersion < 3) {
-        db.createObjectStore('explainJobs', { keyPath: 'id' });
-        db.createObjectStore('explanations', { keyPath: ['jobId', 'feature'] });
+        db.createObjectStore('llmJobs', { keyPath: 'id' });
+        db.createObjectStore('llmResults', { keyPath: ['jobId', 'feature'] });
       }
     },
   });
@@ -161,12 +161,12 @@ export async function updateRun(db: CacheDatabase, id: string, change: Partial<P
 }
 
 export async function deleteRun(db: CacheDatabase, id: string): Promise<void> {
-  const tx = db.transaction(['runs', 'tokens', 'shards', 'stats', 'explainJobs', 'explanations'], 'readwrite');
-  // Explanations are of this cache's features: they go with it.
-  for (const job of await tx.objectStore('explainJobs').getAll()) {
+  const tx = db.transaction(['runs', 'tokens', 'shards', 'stats', 'llmJobs', 'llmResults'], 'readwrite');
+  // Explanations and scores are of this cache's features: they go with it.
+  for (const job of await tx.objectStore('llmJobs').getAll()) {
     if (job.cacheRunId !== id) continue;
-    await tx.objectStore('explanations').delete(IDBKeyRange.bound([job.id, 0], [job.id, Infinity]));
-    await tx.objectStore('explainJobs').delete(job.id);
+    await tx.objectStore('llmResults').delete(IDBKeyRange.bound([job.id, 0], [job.id, Infinity]));
+    await tx.objectStore('llmJobs').delete(job.id);
   }
   await tx.objectStore('tokens').delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
   await tx.objectStore('shards').delete(IDBKeyRange.bound([id, 0, 0], [id, Infinity, Infinity]));

@@ -7,5 +7,5 @@ export * from './cache-layout.ts';
 export * from './cache-store.ts';
 export * from './stats-layout.ts';
 export * from './stats-store.ts';
-export * from './explain-layout.ts';
-export * from './explain-store.ts';
+export * from './llm-jobs-layout.ts';
+export * from './llm-jobs-store.ts';

@@ -12,7 +12,7 @@ import {
   authUrl, codeChallenge, createCodeVerifier, errorMessage, exchangeCode, keyInfo, listModels, normalizeBaseUrl, OPENROUTER_API, OPENROUTER_AUTH,
   type KeyInfo, type ModelInfo,
 } from '../../lib/index.ts';
-import type { CostEstimate, ExplainProgress, InterpApi, StoredExplainJob, StoredExplanation } from '../../../workers/interp/api.ts';
+import type { CostEstimate, ExplainProgress, InterpApi, StoredLlmJob, StoredLlmResult } from '../../../workers/interp/api.ts';
 
 const KEY_STORAGE = 'autointerp.llm-key';
 const ENDPOINT_STORAGE = 'autointerp.llm-endpoint';
@@ -49,8 +49,8 @@ export class ExplainState {
   keyError = $state<string | undefined>();
   signInError = $state<string | undefined>();
 
-  jobs = $state.raw<StoredExplainJob[]>([]);
-  results = $state.raw<StoredExplanation[]>([]);
+  jobs = $state.raw<StoredLlmJob[]>([]);
+  results = $state.raw<StoredLlmResult[]>([]);
   /** The job whose results are shown. */
   shownJob = $state<string | undefined>();
   progress = $state.raw<Record<string, ExplainProgress>>({});

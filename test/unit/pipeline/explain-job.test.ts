@@ -8,7 +8,7 @@ import { expect, test } from 'vitest';
 import { LlmError, scriptedClient } from '../../../src/lib/clients/index.ts';
 import { idbCacheReader } from '../../../src/lib/latents/index.ts';
 import { createExplainJob, runExplainJob, type ExplainProgress } from '../../../src/lib/pipeline/index.ts';
-import { deleteRun, getExplainJob, listExplainJobs, listExplanations } from '../../../src/lib/storage/index.ts';
+import { deleteRun, getLlmJob, listLlmJobs, listLlmResults } from '../../../src/lib/storage/index.ts';
 import { idbRun, randomCache } from '../latents/records/caches.ts';
 import { wordTokenizer } from '../explainers/fixtures.ts';
 
@@ -21,7 +21,7 @@ test('pause and resume: every feature asked about once, results and usage stored
   const { db, run } = await idbRun(cache, 4);
   const reader = await idbCacheReader(db, run.id);
   const job = await createExplainJob(db, { cacheRunId: run.id, baseUrl: 'scripted:', model: 'm', features: FEATURES, concurrency: 3, recordOptions: { exampleCtx: 8, minExamples: 0 } }, reader);
-  expect(job).toMatchObject({ status: 'ready', explainer: 'default', concurrency: 3 });
+  expect(job).toMatchObject({ stage: 'explain', status: 'ready', method: 'default', concurrency: 3 });
   const control = new AbortController();
   const first = scriptedClient(async (_request, call) => {
     if (call === 7) control.abort();
@@ -30,16 +30,16 @@ test('pause and resume: every feature asked about once, results and usage stored
   });
   const paused = await runExplainJob(db, job.id, { reader, client: first, tokenizer, signal: control.signal });
   expect(paused.job.status).toBe('paused');
-  const stored = await listExplanations(db, job.id);
+  const stored = await listLlmResults(db, job.id);
   expect(stored.length).toBeGreaterThan(0);
   expect(stored.length).toBeLessThan(20);
-  expect((await getExplainJob(db, job.id)).usage).toMatchObject({ calls: stored.length, promptTokens: 100 * stored.length });
+  expect((await getLlmJob(db, job.id)).usage).toMatchObject({ calls: stored.length, promptTokens: 100 * stored.length });
 
   const second = scriptedClient(() => ({ text: '[EXPLANATION]: a topic', usage }));
   const progress: ExplainProgress[] = [];
   const resumed = await runExplainJob(db, job.id, { reader, client: second, tokenizer, onProgress: (p) => progress.push(p) });
   expect(resumed.job.status).toBe('done');
-  const all = await listExplanations(db, job.id);
+  const all = await listLlmResults(db, job.id);
   expect(all.map((s) => s.feature)).toEqual(FEATURES);
   expect(second.requests).toHaveLength(20 - stored.length);
   // Paid once per feature: the usage of both sessions, exactly.
@@ -60,8 +60,8 @@ test('a refused key stops the job with the reason stored; deleting the cache del
   expect(stopped.stopped).toMatchObject({ code: 'llm/unauthorized', message: expect.stringMatching(/refused the key/) });
   expect(JSON.stringify(stopped)).not.toMatch(/key-|sk-/);
   await deleteRun(db, run.id);
-  expect(await listExplainJobs(db, run.id)).toEqual([]);
-  expect(await listExplanations(db, job.id)).toEqual([]);
+  expect(await listLlmJobs(db, { cacheRunId: run.id })).toEqual([]);
+  expect(await listLlmResults(db, job.id)).toEqual([]);
 });
 
 test('a job is checked when created', async () => {

@@ -96,7 +96,7 @@ describe('the stats store', () => {
     v1.close();
     const db = await openCacheDb(name);
     expect(db.version).toBe(3);
-    expect([...db.objectStoreNames].sort()).toEqual(['explainJobs', 'explanations', 'runs', 'shards', 'stats', 'tokens']);
+    expect([...db.objectStoreNames].sort()).toEqual(['llmJobs', 'llmResults', 'runs', 'shards', 'stats', 'tokens']);
     expect((await listRuns(db)).map((run) => run.id)).toEqual(['old']);
     expect(await db.get('tokens', ['old', 0])).toEqual(Uint16Array.of(1, 2));
   });
