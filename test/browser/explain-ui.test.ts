@@ -79,6 +79,13 @@ test('every qualifying feature of a cache made in the page is explained, and the
   const job = await lastJob(page);
   expect(job.usage.calls).toBe(qualifying.length);
   await page.screenshot({ path: 'test-results/explain.png', fullPage: true });
+  // A result's link opens the feature's page, which shows what the run said about it.
+  const said = (await interp<any[]>(page, 'explanations', job.id))[3];
+  await page.locator(`[data-testid="explain-result"][data-feature="${said.feature}"] a`).click();
+  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${said.feature}`);
+  expect(await page.getByTestId('feature-explanation').textContent()).toContain(said.result.explanation);
+  await page.goBack();
+  await page.getByTestId('explain-run').waitFor();
 
   // Every request that carried the key went to the stand-in; no request elsewhere mentions it.
   const llmOrigin = new URL(llm.url).origin;

@@ -73,6 +73,8 @@ export interface FeaturePageView {
   pieces: Record<number, string>;
   /** Why token text is missing, when it is. */
   piecesError?: string;
+  /** What the explain runs of this cache said about the feature, oldest run first. */
+  explanations: { jobId: string; model: string; method: string; explanation?: string; failure?: string }[];
   options: RecordOptions;
 }
 

@@ -4,7 +4,7 @@
  * call to the core; the class runs in Node tests on fake-indexeddb as well as in the worker.
  */
 import {
-  AppError, computeFeatureStats, createExplainJob, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
+  AppError, computeFeatureStats, createExplainJob, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
   openCacheDb, putFeatureStats, recordOptions, featureRecord,
   type CacheDatabase, type CacheReader, type CacheRun, type Example, type FeatureRecord, type Progress, type RecordOptions, type RepoRef,
   type StoredFeatureStats, type TextTokenizer, type CostEstimate, type ExplainJobRequest, type ExplainProgress, type ExplainSettings, type Pricing,
@@ -95,6 +95,7 @@ export class Interp implements InterpApi {
       top: page.top,
       pieces,
       ...(error ? { piecesError: error } : {}),
+      explanations: await this.featureExplanations(runId, feature),
       options,
     };
   }
@@ -159,6 +160,18 @@ export class Interp implements InterpApi {
   async deleteExplainJob(jobId: string): Promise<void> {
     if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'Pause this explain run before deleting it.');
     await deleteLlmJob(await this.openDb(), jobId);
+  }
+
+  private async featureExplanations(runId: string, feature: number): Promise<FeaturePageView['explanations']> {
+    const db = await this.openDb();
+    const out: FeaturePageView['explanations'] = [];
+    for (const job of await listLlmJobs(db, { cacheRunId: runId, stage: 'explain' })) {
+      const stored = await getLlmResult(db, job.id, feature);
+      if (!stored) continue;
+      const { explanation, failure } = stored.result;
+      out.push({ jobId: job.id, model: job.model, method: job.method, ...(typeof explanation === 'string' ? { explanation } : {}), ...(failure ? { failure: failure.message } : {}) });
+    }
+    return out;
   }
 
   /** The run's current statistics: stored ones, or computed (one pass) and stored. */

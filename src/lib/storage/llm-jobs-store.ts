@@ -39,6 +39,11 @@ export async function putLlmResult(db: CacheDatabase, jobId: string, result: Sto
   }
 }
 
+/** One feature's result in a job, or undefined when it has none (yet). */
+export async function getLlmResult(db: CacheDatabase, jobId: string, feature: number): Promise<StoredLlmResult | undefined> {
+  return db.get('llmResults', [jobId, feature]);
+}
+
 /** The job's results so far, by feature. */
 export async function listLlmResults(db: CacheDatabase, jobId: string): Promise<StoredLlmResult[]> {
   return db.getAll('llmResults', IDBKeyRange.bound([jobId, 0], [jobId, Infinity]));
