@@ -82,6 +82,11 @@ export type ErrorCode =
   | 'explain/unknown-explainer'
   | 'explain/bad-settings'
   | 'pipeline/bad-options'
+  | 'results/not-found'
+  | 'results/bad-name'
+  | 'results/bad-file'
+  | 'results/mixed'
+  | 'results/bad-input'
   | 'cancelled';
 
 export class AppError extends Error {
