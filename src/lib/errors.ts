@@ -81,6 +81,8 @@ export type ErrorCode =
   | 'llm/auth-exchange'
   | 'explain/unknown-explainer'
   | 'explain/bad-settings'
+  | 'score/unknown-scorer'
+  | 'score/bad-settings'
   | 'pipeline/bad-options'
   | 'results/not-found'
   | 'results/bad-name'

@@ -17,4 +17,6 @@ export * from './corpus/index.ts';
 export * from './latents/index.ts';
 export * from './clients/index.ts';
 export * from './explainers/index.ts';
+export * from './metrics/index.ts';
+export * from './scorers/index.ts';
 export * from './pipeline/index.ts';

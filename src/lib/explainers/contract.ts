@@ -7,7 +7,7 @@ import { AppError } from '../errors.ts';
 import type { ChatMessage, CompletionRequest, Failure, Usage } from '../clients/index.ts';
 import type { FeatureRecord } from '../latents/index.ts';
 import type { TextTokenizer } from '../types.ts';
-import { DEFAULT_MARK_THRESHOLD } from './highlight.ts';
+import { DEFAULT_MARK_THRESHOLD } from '../latents/index.ts';
 import type { ParsedExplanation } from './parse.ts';
 
 export interface ExplainSettings {

@@ -6,7 +6,7 @@
 import type { Example, FeatureRecord } from '../latents/index.ts';
 import type { TextTokenizer } from '../types.ts';
 import type { ExplainerDefinition, ExplainSettings } from './contract.ts';
-import { tokenTexts } from './highlight.ts';
+import { tokenTexts } from '../latents/index.ts';
 import { parseExplanation } from './parse.ts';
 import { explainMessages, type PromptStyle, type ShownExample } from './prompts/index.ts';
 

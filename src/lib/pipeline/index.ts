@@ -7,4 +7,5 @@ export * from './estimate.ts';
 export * from './explain-run.ts';
 export * from './explain-job.ts';
 export * from './pool.ts';
+export * from './score-run.ts';
 export * from './usage.ts';

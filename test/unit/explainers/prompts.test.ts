@@ -13,12 +13,9 @@ import {
   explainerById,
   explainSettings,
   FEW_SHOTS,
-  highlight,
-  markedRuns,
-  markedTokens,
-  tokenTexts,
   valuesLine,
 } from '../../../src/lib/explainers/index.ts';
+import { highlight, markedRuns, markedTokens, tokenTexts } from '../../../src/lib/latents/index.ts';
 import { errorCode } from '../../../src/lib/errors.ts';
 import { exampleOf, topicRecord, wordTokenizer } from './fixtures.ts';
 

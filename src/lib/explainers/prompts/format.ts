@@ -4,7 +4,7 @@
  * written as `\n`), followed by its values line when asked for.
  */
 import { EXPLANATION_MARKER } from '../parse.ts';
-import { highlight, markedTokens } from '../highlight.ts';
+import { highlight, markedTokens } from '../../latents/index.ts';
 import type { FewShot } from './few-shot.ts';
 import type { PromptStyle, ShownExample } from './style.ts';
 

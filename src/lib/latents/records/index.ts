@@ -14,6 +14,7 @@
  */
 export * from './delphi-reader.ts';
 export * from './idb-reader.ts';
+export * from './highlight.ts';
 export * from './intervals.ts';
 export * from './memory-reader.ts';
 export * from './negatives.ts';

@@ -1,5 +1,6 @@
 /**
- * The highlighting convention: an example is its tokens' texts joined as decoded (each token decoded on
+ * How an example is shown to an LLM (the explainers' highlighted examples, the fuzzing scorer's marked
+ * ones). The highlighting convention: an example is its tokens' texts joined as decoded (each token decoded on
  * its own, so GPT-2 tokens keep their leading space), with every run of consecutive marked tokens
  * wrapped in one `<<` ... `>>`. A token is marked when its activation is above `threshold` times the
  * example's largest activation (0.3 by default, as delphi).
@@ -8,7 +9,7 @@
  * `three<< hours>> before`): the text is the same, and the marked words read as words. A run that is
  * only whitespace (a marked newline) keeps it inside, so the mark is not lost.
  */
-import type { TextTokenizer } from '../types.ts';
+import type { TextTokenizer } from '../../types.ts';
 
 export const DEFAULT_MARK_THRESHOLD = 0.3;
 export const MARK_OPEN = '<<';
