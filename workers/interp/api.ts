@@ -7,12 +7,12 @@
  */
 import type {
   ActivationInterval, CacheRun, CostEstimate, Example, ExplainJobRequest, ExplainProgress, ExplainSettings, FeatureRecord, Pricing, Progress, QuantileGroup, RecordOptions,
-  StoredLlmJob, StoredLlmResult,
+  StoredLlmJob, StoredLlmResult, ScoreJobRequest, ScoreProgress, ScorerSummary,
 } from '../../src/lib/index.ts';
 
 export type {
   ActivationInterval, CacheRun, CostEstimate, Example, ExplainJobRequest, ExplainProgress, ExplainSettings, FeatureRecord, Pricing, Progress, QuantileGroup, RecordOptions,
-  StoredLlmJob, StoredLlmResult,
+  StoredLlmJob, StoredLlmResult, ScoreJobRequest, ScoreProgress, ScorerSummary,
 };
 
 /** How the page reaches the LLM API for one run: the key stays with the page and is passed per run, never stored here. */
@@ -106,5 +106,21 @@ export interface InterpApi {
   runExplainJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ExplainProgress) => void, signal?: AbortSignal): Promise<StoredLlmJob>;
   /** The job's results so far (explanations and failures), by feature. */
   explanations(jobId: string): Promise<StoredLlmResult[]>;
-  deleteExplainJob(jobId: string): Promise<void>;
+  /** Deletes an explain or score run and its results. */
+  deleteJob(jobId: string): Promise<void>;
+
+  /** The score jobs of a cache (all when no id), oldest first; one left `running` by a closed tab reads `paused`. */
+  scoreJobs(runId?: string): Promise<StoredLlmJob[]>;
+  createScoreJob(request: ScoreJobRequest): Promise<StoredLlmJob>;
+  /** Runs or resumes a score job; aborting the signal pauses it. */
+  runScoreJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ScoreProgress) => void, signal?: AbortSignal): Promise<StoredLlmJob>;
+  /** Each scorer's metrics pooled over the job's features (F1 also weighted by how often features fire), and per feature. */
+  scoreSummary(jobId: string): Promise<ScorerSummary[]>;
+  /** The job's stored results: per feature, its explanation and every scorer's result with the per-example records. */
+  scoreResults(jobId: string): Promise<StoredLlmResult[]>;
+  /**
+   * delphi's layout as a zip: the explain job's explanations and, when given, the score job's
+   * classifier scores (`scores/<scorer>/<hook>_latent<f>.txt`).
+   */
+  exportResults(explainJobId: string, scoreJobId?: string): Promise<Blob>;
 }

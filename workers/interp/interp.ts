@@ -4,11 +4,11 @@
  * call to the core; the class runs in Node tests on fake-indexeddb as well as in the worker.
  */
 import {
-  AppError, computeFeatureStats, createExplainJob, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
+  AppError, computeFeatureStats, createExplainJob, createScoreJob, exportResultsZip, runScoreJob, scoreSummary, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
   openCacheDb, putFeatureStats, recordOptions, featureRecord,
   type CacheDatabase, type CacheReader, type CacheRun, type Example, type FeatureRecord, type Progress, type RecordOptions, type RepoRef,
   type StoredFeatureStats, type TextTokenizer, type CostEstimate, type ExplainJobRequest, type ExplainProgress, type ExplainSettings, type Pricing,
-  type StoredLlmJob, type StoredLlmResult,
+  type StoredLlmJob, type StoredLlmResult, type FeatureResults, type ScoreJobRequest, type ScoreProgress, type ScorerSummary, type StoredScores,
 } from '../../src/lib/index.ts';
 import type { FeaturePageView, FeatureTable, InterpApi, LlmConnection } from './api.ts';
 
@@ -123,42 +123,106 @@ export class Interp implements InterpApi {
   }
 
   async explainJobs(runId?: string): Promise<StoredLlmJob[]> {
-    const jobs = await listLlmJobs(await this.openDb(), { ...(runId === undefined ? {} : { cacheRunId: runId }), stage: 'explain' });
+    return this.jobs('explain', runId);
+  }
+
+  async scoreJobs(runId?: string): Promise<StoredLlmJob[]> {
+    return this.jobs('score', runId);
+  }
+
+  private async jobs(stage: 'explain' | 'score', runId?: string): Promise<StoredLlmJob[]> {
+    const jobs = await listLlmJobs(await this.openDb(), { ...(runId === undefined ? {} : { cacheRunId: runId }), stage });
     return jobs.map((job) => (job.status === 'running' && !this.activeJobs.has(job.id) ? { ...job, status: 'paused' } : job));
+  }
+
+  async createScoreJob(request: ScoreJobRequest): Promise<StoredLlmJob> {
+    return createScoreJob(await this.openDb(), request);
+  }
+
+  async runScoreJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ScoreProgress) => void, signal?: AbortSignal): Promise<StoredLlmJob> {
+    return this.running(jobId, async (db, job, run) =>
+      runScoreJob(db, jobId, {
+        reader: await this.reader(job.cacheRunId),
+        client: this.client(job.baseUrl, connection),
+        tokenizer: await this.tokenizerOf(run),
+        ...(connection.pricing ? { pricing: connection.pricing } : {}),
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress } : {}),
+      }),
+    );
+  }
+
+  async scoreSummary(jobId: string): Promise<ScorerSummary[]> {
+    const db = await this.openDb();
+    const job = await getLlmJob(db, jobId);
+    const stats = await this.stats(job.cacheRunId);
+    return scoreSummary(db, jobId, (feature) => stats.nnz[feature] ?? 0);
+  }
+
+  async scoreResults(jobId: string): Promise<StoredLlmResult[]> {
+    return listLlmResults(await this.openDb(), jobId);
+  }
+
+  async exportResults(explainJobId: string, scoreJobId?: string): Promise<Blob> {
+    const db = await this.openDb();
+    const job = await getLlmJob(db, explainJobId);
+    const hook = (await getRun(db, job.cacheRunId)).settings.sae.hookName;
+    const byFeature = new Map<number, FeatureResults>();
+    for (const { feature, result } of await listLlmResults(db, explainJobId)) {
+      if (typeof result.explanation === 'string') byFeature.set(feature, { hook, feature, explanation: result.explanation, scores: {} });
+    }
+    for (const { feature, result } of scoreJobId ? await listLlmResults(db, scoreJobId) : []) {
+      const entry = byFeature.get(feature) ?? { hook, feature, scores: {} };
+      for (const [scorer, score] of Object.entries((result as unknown as StoredScores).scores ?? {})) {
+        // delphi's classifier records; simulation records have another shape and stay in the app.
+        if (score.kind === 'classifier') entry.scores[scorer] = score.examples.map((e) => ({ str_tokens: e.str_tokens, activations: e.activations, distance: e.distance, activating: e.activating, prediction: e.prediction, probability: e.probability, correct: e.correct }));
+      }
+      byFeature.set(feature, entry);
+    }
+    return exportResultsZip([...byFeature.values()]);
   }
 
   async createExplainJob(request: ExplainJobRequest): Promise<StoredLlmJob> {
     return createExplainJob(await this.openDb(), request, await this.reader(request.cacheRunId));
   }
 
-  async runExplainJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ExplainProgress) => void, signal?: AbortSignal): Promise<StoredLlmJob> {
-    if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'This explain run is already running.');
+  /** `work` on job `jobId`, marked active meanwhile (one run of a job at a time). */
+  private async running(jobId: string, work: (db: CacheDatabase, job: StoredLlmJob, run: CacheRun) => Promise<StoredLlmJob>): Promise<StoredLlmJob> {
+    if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'This run is already running.');
     this.activeJobs.add(jobId);
     try {
       const db = await this.openDb();
       const job = await getLlmJob(db, jobId);
-      const run = await getRun(db, job.cacheRunId);
-      const client = createLlmClient({ baseUrl: job.baseUrl, ...(connection.apiKey ? { apiKey: connection.apiKey } : {}), ...(connection.timeoutMs ? { timeoutMs: connection.timeoutMs } : {}), ...(this.options.fetch ? { fetch: this.options.fetch } : {}) });
+      return await work(db, job, await getRun(db, job.cacheRunId));
+    } finally {
+      this.activeJobs.delete(jobId);
+    }
+  }
+
+  private client(baseUrl: string, connection: LlmConnection) {
+    return createLlmClient({ baseUrl, ...(connection.apiKey ? { apiKey: connection.apiKey } : {}), ...(connection.timeoutMs ? { timeoutMs: connection.timeoutMs } : {}), ...(this.options.fetch ? { fetch: this.options.fetch } : {}) });
+  }
+
+  async runExplainJob(jobId: string, connection: LlmConnection, onProgress?: (progress: ExplainProgress) => void, signal?: AbortSignal): Promise<StoredLlmJob> {
+    return this.running(jobId, async (db, job, run) => {
       const result = await runExplainJob(db, jobId, {
         reader: await this.reader(job.cacheRunId),
-        client,
+        client: this.client(job.baseUrl, connection),
         tokenizer: await this.tokenizerOf(run),
         ...(connection.pricing ? { pricing: connection.pricing } : {}),
         ...(signal ? { signal } : {}),
         ...(onProgress ? { onProgress } : {}),
       });
       return result.job;
-    } finally {
-      this.activeJobs.delete(jobId);
-    }
+    });
   }
 
   async explanations(jobId: string): Promise<StoredLlmResult[]> {
     return listLlmResults(await this.openDb(), jobId);
   }
 
-  async deleteExplainJob(jobId: string): Promise<void> {
-    if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'Pause this explain run before deleting it.');
+  async deleteJob(jobId: string): Promise<void> {
+    if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'Pause this run before deleting it.');
     await deleteLlmJob(await this.openDb(), jobId);
   }
 

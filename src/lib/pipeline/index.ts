@@ -8,4 +8,5 @@ export * from './explain-run.ts';
 export * from './explain-job.ts';
 export * from './pool.ts';
 export * from './score-run.ts';
+export * from './score-job.ts';
 export * from './usage.ts';

@@ -224,7 +224,7 @@ export class ExplainState {
 
   async remove(jobId: string, runId: string): Promise<void> {
     try {
-      await this.interp.deleteExplainJob(jobId);
+      await this.interp.deleteJob(jobId);
     } catch (error) {
       this.error = errorMessage(error);
     }

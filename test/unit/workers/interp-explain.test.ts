@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startLlmServer, type LlmServer } from '../../../scripts/servers/llm-server.ts';
 import { startStaticServer, type StaticServer } from '../../../scripts/servers/static-server.ts';
-import { openCacheDb, type CacheRun } from '../../../src/lib/index.ts';
+import { openCacheDb, readDelphiResultsZip, type CacheRun } from '../../../src/lib/index.ts';
 import { Engine } from '../../../workers/engine/engine.ts';
 import { Interp } from '../../../workers/interp/interp.ts';
 import { createNodeRuntime } from '../../support/node-runtime.ts';
@@ -49,7 +49,7 @@ test('with 30% injected faults every feature ends explained or failed, and the t
   llm.setFaults({ rate: 0.3, seed: 7 });
   const from = llm.requests.length;
   const job = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features, concurrency: 4, recordOptions: { minExamples: 3 } });
-  const done = await interp.runExplainJob(job.id, { apiKey: KEY });
+  const done = await interp.runExplainJob(job.id, { apiKey: KEY, timeoutMs: 2000 });
   llm.setFaults(undefined);
   expect(done.status).toBe('done');
   const results = await interp.explanations(job.id);
@@ -78,13 +78,13 @@ test('a paused job resumes without asking again about a finished feature', async
   const job = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features, concurrency: 2, recordOptions: { minExamples: 3 } });
   const control = new AbortController();
   const from = llm.requests.length;
-  const paused = interp.runExplainJob(job.id, { apiKey: KEY }, (progress) => progress.done >= 5 && control.abort(), control.signal);
+  const paused = interp.runExplainJob(job.id, { apiKey: KEY, timeoutMs: 2000 }, (progress) => progress.done >= 5 && control.abort(), control.signal);
   expect((await paused).status).toBe('paused');
   const before = await interp.explanations(job.id);
   expect(before.length).toBeGreaterThanOrEqual(5);
   expect(before.length).toBeLessThan(features.length);
   const resumedFrom = llm.requests.length;
-  const done = await interp.runExplainJob(job.id, { apiKey: KEY });
+  const done = await interp.runExplainJob(job.id, { apiKey: KEY, timeoutMs: 2000 });
   llm.setLatency(0);
   expect(done.status).toBe('done');
   // Each resumed call is about a feature without a result: as many calls as features left.
@@ -97,11 +97,49 @@ test('a paused job resumes without asking again about a finished feature', async
 
 test('a refused key stops the job and says so; the job can be resumed with the right key', async () => {
   const job = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features: features.slice(0, 4), concurrency: 2, recordOptions: { minExamples: 3 } });
-  const stopped = await interp.runExplainJob(job.id, { apiKey: 'sk-wrong' });
+  const stopped = await interp.runExplainJob(job.id, { apiKey: 'sk-wrong', timeoutMs: 2000 });
   expect(stopped.status).toBe('stopped');
   expect(stopped.stopped?.message).toMatch(/401|key/i);
   expect(JSON.stringify(stopped)).not.toContain('sk-wrong');
-  const done = await interp.runExplainJob(job.id, { apiKey: KEY });
+  const done = await interp.runExplainJob(job.id, { apiKey: KEY, timeoutMs: 2000 });
   expect(done.status).toBe('done');
   expect(done.stopped).toBeUndefined();
+});
+
+test('score jobs: detection and fuzzing with 30% faults end every feature; pooled metrics are those of the stored per-example records; the delphi zip reads back the same', async () => {
+  const explain = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features: features.slice(0, 8), concurrency: 4, recordOptions: { minExamples: 3 } });
+  expect((await interp.runExplainJob(explain.id, { apiKey: KEY, timeoutMs: 2000 })).status).toBe('done');
+  llm.setFaults({ rate: 0.3, seed: 3 });
+  const from = llm.requests.length;
+  const job = await interp.createScoreJob({ cacheRunId: run.id, explainJobId: explain.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', scorers: ['detection', 'fuzzing'], settings: { logprobs: true }, concurrency: 4 });
+  const done = await interp.runScoreJob(job.id, { apiKey: KEY, timeoutMs: 2000 });
+  llm.setFaults(undefined);
+  expect(done.status).toBe('done');
+  const stored = await interp.scoreResults(job.id);
+  expect(stored.map((s) => s.feature)).toEqual(features.slice(0, 8).sort((a, b) => a - b));
+  const charged = chats(from).filter((r) => r.usage);
+  expect(done.usage).toMatchObject({ promptTokens: charged.reduce((a, r) => a + r.usage!.prompt_tokens, 0), cost: charged.reduce((a, r) => a + (r.usage!.cost ?? 0), 0) });
+  const summary = await interp.scoreSummary(job.id);
+  for (const scorer of ['detection', 'fuzzing']) {
+    // Balanced accuracy by hand over every stored example with a prediction (missing ones are never guessed).
+    const examples = stored.flatMap((s) => (s.result as any).scores[scorer].examples as { activating: boolean; prediction: number | null }[]);
+    const judged = examples.filter((e) => e.prediction !== null);
+    expect(judged.length).toBeLessThan(examples.length); // the faults left some batches without a prediction
+    const tp = judged.filter((e) => e.activating && e.prediction! >= 0.5).length;
+    const tn = judged.filter((e) => !e.activating && e.prediction! < 0.5).length;
+    const positives = judged.filter((e) => e.activating).length;
+    const pooled = summary.find((s) => s.scorer === scorer)!.pooled as any;
+    expect(pooled.balanced_accuracy).toBeCloseTo((tp / positives + tn / (judged.length - positives)) / 2, 12);
+    expect(pooled.failed).toBe(examples.length - judged.length);
+    expect(pooled.auc).not.toBeNull();
+  }
+  const zip = await interp.exportResults(explain.id, job.id);
+  const back = await readDelphiResultsZip(zip);
+  expect(back.map((r) => r.feature)).toEqual(stored.map((s) => s.feature));
+  for (const result of back) {
+    const mine = stored.find((s) => s.feature === result.feature)!.result as any;
+    expect(result.explanation).toBe(mine.explanation);
+    expect(result.scores.detection!.map((e) => e.prediction)).toEqual(mine.scores.detection.examples.map((e: any) => e.prediction));
+    expect(result.scores.fuzzing!.map((e) => e.correct)).toEqual(mine.scores.fuzzing.examples.map((e: any) => e.correct));
+  }
 });

@@ -90,11 +90,15 @@ export function sampleTrain(n: number, options: Pick<RecordOptions, 'nTrain' | '
 
 /**
  * Train and test ranks of one feature's `n` windows: train first, then test by quantiles among the
- * rest, each from its own stream of (seed, feature).
+ * rest, each from its own stream of (seed, feature). A feature with fewer windows than both sets ask
+ * for shares them in the same proportion (40:50 by default), so that a small cache still leaves test
+ * examples to score on while train and test stay disjoint.
  */
 export function sampleExamples(n: number, feature: number, options: Pick<RecordOptions, 'nTrain' | 'trainType' | 'nTest' | 'nQuantiles' | 'seed'>): { train: number[]; test: number[] } {
+  const wanted = options.nTrain + options.nTest;
+  const nTrain = n >= wanted || wanted === 0 ? options.nTrain : Math.min(options.nTrain, Math.max(options.nTrain > 0 ? 1 : 0, Math.round((n * options.nTrain) / wanted)));
   const taken = new Uint8Array(n);
-  const train = sampleTrain(n, options, new Prng(featureSeed(options.seed, feature, STREAMS.train)), taken);
-  const test = sampleQuantiles(n, options.nTest, options.nQuantiles, new Prng(featureSeed(options.seed, feature, STREAMS.test)), taken);
+  const train = sampleTrain(n, { ...options, nTrain }, new Prng(featureSeed(options.seed, feature, STREAMS.train)), taken);
+  const test = sampleQuantiles(n, Math.min(options.nTest, n - train.length), options.nQuantiles, new Prng(featureSeed(options.seed, feature, STREAMS.test)), taken);
   return { train, test };
 }
