@@ -8,6 +8,7 @@
 import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startLlmServer, type LlmServer } from '../../scripts/servers/llm-server.ts';
+import { readDelphiResultsZip } from '../../src/lib/index.ts';
 import { goto, launch, makeCache, type Browser } from './harness.ts';
 
 const KEY = 'sk-or-v1-browser-test-9d27c4';
@@ -122,6 +123,44 @@ test('every qualifying feature of a cache made in the page is explained, and the
   });
   expect(stored.length).toBeGreaterThan(1000);
   expect(stored).not.toContain(KEY);
+});
+
+test('the explanations are scored (detection, fuzzing) under 30% faults; the metrics shown are those of the per-example records; the delphi zip reads back the same', async () => {
+  const { page } = browser;
+  const explainJob = (await lastJob(page)).id;
+  const before = (await interp<any[]>(page, 'scoreJobs', runId)).length;
+  llm.setFaults({ rate: 0.3, seed: 5 });
+  await page.getByTestId('score-concurrency').fill('8');
+  await page.getByTestId('score-start').click();
+  await expect.poll(async () => (await interp<any[]>(page, 'scoreJobs', runId)).length).toBe(before + 1);
+  const id = (await interp<any[]>(page, 'scoreJobs', runId)).at(-1).id;
+  await expect.poll(async () => (await interp<any[]>(page, 'scoreJobs', runId)).find((j) => j.id === id).status, { timeout: 200_000, interval: 1000 }).toBe('done');
+  llm.setFaults(undefined);
+  const stored = await interp<any[]>(page, 'scoreResults', id);
+  expect(stored.length).toBeGreaterThan(5);
+  await page.locator('[data-testid="score-metrics-row"][data-scorer="fuzzing"]').waitFor();
+  for (const scorer of ['detection', 'fuzzing']) {
+    // Balanced accuracy by hand over the examples with a prediction; the rest are counted as missing, never guessed.
+    const examples = stored.flatMap((s) => s.result.scores[scorer].examples as { activating: boolean; prediction: number | null }[]);
+    const judged = examples.filter((e) => e.prediction !== null);
+    const positives = judged.filter((e) => e.activating).length;
+    const tp = judged.filter((e) => e.activating && e.prediction! >= 0.5).length;
+    const tn = judged.filter((e) => !e.activating && e.prediction! < 0.5).length;
+    const row = page.locator(`[data-testid="score-metrics-row"][data-scorer="${scorer}"]`);
+    expect(Number(await row.getAttribute('data-balanced-accuracy'))).toBeCloseTo((tp / positives + tn / (judged.length - positives)) / 2, 9);
+    expect(Number(await row.getAttribute('data-failed'))).toBe(examples.length - judged.length);
+  }
+  await page.getByTestId('score').screenshot({ path: 'test-results/score.png' });
+  // The export, read back by the delphi import, holds the same explanations and judgements.
+  const bytes: number[] = await page.evaluate(async ({ explainJob, id }) => Array.from(new Uint8Array(await (await (globalThis as any).autointerp.interp.exportResults(explainJob, id)).arrayBuffer())), { explainJob, id });
+  const back = await readDelphiResultsZip(new Blob([Uint8Array.from(bytes)]));
+  const explanations = await interp<any[]>(page, 'explanations', explainJob);
+  expect(back.map((r) => r.explanation)).toEqual(explanations.filter((e) => e.result.explanation).map((e) => e.result.explanation));
+  for (const { feature, result } of stored) {
+    const read = back.find((r) => r.feature === feature)!;
+    expect(read.scores.detection!.map((e) => e.prediction)).toEqual(result.scores.detection.examples.map((e: any) => e.prediction));
+    expect(read.scores.fuzzing!.map((e) => e.correct)).toEqual(result.scores.fuzzing.examples.map((e: any) => e.correct));
+  }
 });
 
 test('a run with 30% injected faults ends every feature, explained or failed, with the totals the server charged', async () => {

@@ -12,7 +12,7 @@ import {
   authUrl, codeChallenge, createCodeVerifier, errorMessage, exchangeCode, keyInfo, listModels, normalizeBaseUrl, OPENROUTER_API, OPENROUTER_AUTH,
   type KeyInfo, type ModelInfo,
 } from '../../lib/index.ts';
-import type { CostEstimate, ExplainProgress, InterpApi, StoredLlmJob, StoredLlmResult } from '../../../workers/interp/api.ts';
+import type { CostEstimate, ExplainProgress, InterpApi, ScoreProgress, ScorerSummary, StoredLlmJob, StoredLlmResult } from '../../../workers/interp/api.ts';
 
 const KEY_STORAGE = 'autointerp.llm-key';
 const ENDPOINT_STORAGE = 'autointerp.llm-endpoint';
@@ -58,6 +58,10 @@ export class ExplainState {
   estimate = $state.raw<CostEstimate | undefined>();
   qualifying = $state.raw<number[] | undefined>();
   error = $state<string | undefined>();
+  scoreJobs = $state.raw<StoredLlmJob[]>([]);
+  /** Metrics of the score job shown, scorer by scorer. */
+  scoreSummary = $state.raw<ScorerSummary[]>([]);
+  shownScoreJob = $state<string | undefined>();
   private controls = new Map<string, AbortController>();
 
   constructor(private readonly interp: Comlink.Remote<InterpApi>) {}
@@ -143,6 +147,9 @@ export class ExplainState {
 
   async refresh(runId: string): Promise<void> {
     this.jobs = await this.interp.explainJobs(runId);
+    this.scoreJobs = await this.interp.scoreJobs(runId);
+    if (!this.shownScoreJob || !this.scoreJobs.some((j) => j.id === this.shownScoreJob)) this.shownScoreJob = this.scoreJobs.at(-1)?.id;
+    this.scoreSummary = this.shownScoreJob ? await this.interp.scoreSummary(this.shownScoreJob) : [];
     if (!this.shownJob || !this.jobs.some((j) => j.id === this.shownJob)) this.shownJob = this.jobs.at(-1)?.id;
     await this.loadResults();
   }
@@ -215,6 +222,69 @@ export class ExplainState {
       this.controls.delete(jobId);
       this.running = this.running.filter((id) => id !== jobId);
       await this.refresh(runId);
+    }
+  }
+
+  /** Scores the explanations of `explainJobId` with `scorers`, then runs the new job. */
+  async score(runId: string, explainJobId: string, form: { scorers: string[]; logprobs: boolean; concurrency: number; budget: number }): Promise<void> {
+    this.error = undefined;
+    try {
+      const job = await this.interp.createScoreJob({
+        cacheRunId: runId,
+        explainJobId,
+        baseUrl: this.baseUrl,
+        model: this.model,
+        scorers: form.scorers,
+        settings: { logprobs: form.logprobs },
+        concurrency: form.concurrency,
+        ...(form.budget > 0 ? { budget: { maxCost: form.budget } } : {}),
+      });
+      this.shownScoreJob = job.id;
+      await this.refresh(runId);
+      await this.runScore(job.id, runId);
+    } catch (error) {
+      this.error = errorMessage(error);
+    }
+  }
+
+  async runScore(jobId: string, runId: string): Promise<void> {
+    const control = new AbortController();
+    this.controls.set(jobId, control);
+    this.running = [...this.running, jobId];
+    this.error = undefined;
+    const pricing = this.pricing;
+    try {
+      await this.interp.runScoreJob(
+        jobId,
+        { ...(this.key ? { apiKey: this.key } : {}), ...(pricing ? { pricing } : {}), timeoutMs: this.timeoutSeconds * 1000 },
+        Comlink.proxy((progress: ScoreProgress) => (this.progress = { ...this.progress, [jobId]: progress as unknown as ExplainProgress })),
+        control.signal,
+      );
+    } catch (error) {
+      this.error = errorMessage(error);
+    } finally {
+      this.controls.delete(jobId);
+      this.running = this.running.filter((id) => id !== jobId);
+      await this.refresh(runId);
+    }
+  }
+
+  async showScores(jobId: string): Promise<void> {
+    this.shownScoreJob = jobId;
+    this.scoreSummary = await this.interp.scoreSummary(jobId);
+  }
+
+  /** Saves delphi's layout (explanations and the score job's scores) as a zip the browser downloads. */
+  async exportZip(explainJobId: string, scoreJobId?: string): Promise<void> {
+    try {
+      const zip = await this.interp.exportResults(explainJobId, scoreJobId);
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(zip);
+      link.download = `autointerp-results-${explainJobId}.zip`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    } catch (error) {
+      this.error = errorMessage(error);
     }
   }
 
