@@ -54,7 +54,7 @@ export const gpt2: TextTokenizer = {
 };
 
 /** Synthetic records over real text: each feature fires on 1 to 3 tokens of each of its windows. */
-export function syntheticRecords(features: number, trainExamples: number, exampleTokens: number): FeatureRecord[] {
+export function syntheticRecords(features: number, trainExamples: number, exampleTokens: number, nonActivating = 10): FeatureRecord[] {
   const corpus = gpt2.encode(readFileSync(resolve(ROOT, 'test/fixtures/corpus/paragraphs.txt'), 'utf8'));
   const prng = new Prng(2024);
   const window = (): number[] => {
@@ -71,7 +71,7 @@ export function syntheticRecords(features: number, trainExamples: number, exampl
       for (let k = 0, n = 1 + prng.int(3); k < n; k++) activations[prng.int(tokens.length)] = peak * (0.5 + 0.5 * prng.uniform());
       return { row: feature * trainExamples + i, start: 0, tokens, activations, normalized: activations.map((a) => Math.round((10 * a) / max)), quantile };
     });
-    const non_activating: Example[] = Array.from({ length: 10 }, (_, i) => {
+    const non_activating: Example[] = Array.from({ length: nonActivating }, (_, i) => {
       const tokens = window();
       return { row: 1e6 + i, start: 0, tokens, activations: tokens.map(() => 0), normalized: tokens.map(() => 0), quantile: -1 };
     });

@@ -12,7 +12,8 @@
  *   WEBGPU_ADAPTER=gpu npm run bench  # the machine's real GPU (Chromium's default adapter)
  *   BENCH_ROWS=4 BENCH_SEQ=128 BENCH_REPEATS=3 npm run bench
  * And the explain stage against the LLM stand-in (bench/llm-concurrency.ts): how busy it keeps the
- * endpoint at a concurrency of 8 with 200 ms per request, and the prompt tokens a feature takes.
+ * endpoint at a concurrency of 8 with 200 ms per request, and the prompt tokens a feature takes to
+ * explain and to score with each scorer (bench/scorers.ts).
  *
  *   npm run bench -- --only records   # one part only (engine: Chromium; records, llm: Node); the other
  *                                     # part's figures in bench/results.json are kept
@@ -28,6 +29,7 @@ import { Prng } from '../src/lib/util/index.ts';
 import { computeFeatureStats, forEachFeatureRecord, memoryCacheReader, syntheticTokens, syntheticTopK } from '../src/lib/index.ts';
 import { launch } from '../scripts/chromium.ts';
 import { benchLlmConcurrency } from './llm-concurrency.ts';
+import { benchScorers } from './scorers.ts';
 import { startStaticServer } from '../scripts/servers/static-server.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -206,8 +208,8 @@ async function recordsBench(): Promise<Record<string, unknown>> {
 }
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' } } });
-if (args.only !== undefined && !['engine', 'records', 'llm'].includes(args.only)) {
-  console.error(`--only: "${args.only}" is not one of engine, records, llm.`);
+if (args.only !== undefined && !['engine', 'records', 'llm', 'scorers'].includes(args.only)) {
+  console.error(`--only: "${args.only}" is not one of engine, records, llm, scorers.`);
   process.exit(2);
 }
 const resultsFile = join(root, 'bench/results.json');
@@ -217,6 +219,7 @@ const part = (name: string) => args.only === undefined || args.only === name;
 if (part('engine')) Object.assign(figures, await engineBench());
 if (part('records')) Object.assign(figures, await recordsBench());
 if (part('llm')) Object.assign(figures, await benchLlmConcurrency());
+if (part('scorers')) Object.assign(figures, await benchScorers());
 writeFileSync(resultsFile, `${JSON.stringify(figures, null, 2)}\n`);
 console.log('wrote bench/results.json');
 

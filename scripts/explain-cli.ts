@@ -273,7 +273,7 @@ async function* readRecords(files: readonly RecordFile[], bad: (file: RecordFile
 // ---------------------------------------------------------------------------------------------------
 // Tokenizer, prices
 
-async function openTokenizer(spec: string, hub: string, signal?: AbortSignal): Promise<{ tokenizer: TextTokenizer; from: string }> {
+export async function openTokenizer(spec: string, hub: string, signal?: AbortSignal): Promise<{ tokenizer: TextTokenizer; from: string }> {
   const stat = statSync(spec, { throwIfNoEntry: false });
   if (stat?.isDirectory()) {
     const read = (name: string): Record<string, unknown> => {
@@ -293,7 +293,8 @@ async function openTokenizer(spec: string, hub: string, signal?: AbortSignal): P
 }
 
 /** The model's prices from the endpoint's `/models`, or why they are unknown. */
-async function pricingOf(cli: CliOptions, key: string | undefined, io: ExplainIo): Promise<{ pricing?: Pricing; note: string }> {
+/** The model's prices from the endpoint's /models list, and a line saying where they came from (or why there are none). */
+export async function pricingOf(cli: Pick<CliOptions, 'baseUrl' | 'model'>, key: string | undefined, io: Pick<CliIo, 'info' | 'signal'>): Promise<{ pricing?: Pricing; note: string }> {
   const host = new URL(cli.baseUrl).host;
   try {
     const models = await listModels({ baseUrl: cli.baseUrl, ...(key && { apiKey: key }), timeoutMs: 15_000, ...(io.signal && { signal: io.signal }) });
