@@ -311,7 +311,7 @@ export async function pricingOf(cli: Pick<CliOptions, 'baseUrl' | 'model'>, key:
   }
 }
 
-const perMillion = (dollarsPerToken: number): string => String(Number((dollarsPerToken * 1e6).toPrecision(4)));
+export const perMillion = (dollarsPerToken: number): string => String(Number((dollarsPerToken * 1e6).toPrecision(4)));
 const count = (n: number): string => n.toLocaleString('en-US');
 const dollars = (n: number): string => `$${n < 0.01 && n > 0 ? Number(n.toPrecision(3)) : n.toFixed(n < 10 ? 4 : 2)}`;
 const plural = (n: number, word: string): string => `${count(n)} ${word}${n === 1 ? '' : 's'}`;
@@ -376,7 +376,7 @@ export interface RunJson {
 
 export const ZERO_USAGE_JSON: Readonly<UsageJson> = Object.freeze({ prompt_tokens: 0, completion_tokens: 0, cost: 0, estimated_cost: 0, calls: 0, attempts: 0, uncosted_calls: 0 });
 
-const usageJson = (t: UsageTotals): UsageJson => ({
+export const usageJson = (t: UsageTotals): UsageJson => ({
   prompt_tokens: t.promptTokens,
   completion_tokens: t.completionTokens,
   cost: t.cost,
@@ -386,12 +386,13 @@ const usageJson = (t: UsageTotals): UsageJson => ({
   uncosted_calls: t.uncostedCalls,
 });
 
-const addUsageJson = (a: UsageJson, b: UsageJson): UsageJson => Object.fromEntries(Object.keys(ZERO_USAGE_JSON).map((k) => [k, (a[k as keyof UsageJson] ?? 0) + (b[k as keyof UsageJson] ?? 0)])) as unknown as UsageJson;
+export const addUsageJson = (a: UsageJson, b: UsageJson): UsageJson => Object.fromEntries(Object.keys(ZERO_USAGE_JSON).map((k) => [k, (a[k as keyof UsageJson] ?? 0) + (b[k as keyof UsageJson] ?? 0)])) as unknown as UsageJson;
 
 const snake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const snakeKeys = (value: object): Record<string, unknown> => Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), v && typeof v === 'object' && !Array.isArray(v) ? snakeKeys(v) : v]));
+export const snakeKeys = (value: object): Record<string, unknown> => Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), v && typeof v === 'object' && !Array.isArray(v) ? snakeKeys(v) : v]));
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+/** Writes JSON through a temporary file, so a reader never sees half a file (Ctrl-C, a crash). */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
   await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`);
   await rename(temp, path);

@@ -40,7 +40,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runIfEntry, UsageError, type CliIo } from './cli.ts';
-import { checkRecord, openTokenizer, pricingOf, DEFAULT_KEY_ENV, DEFAULT_TOKENIZER, isLoopback, listRecordFiles, resolveKey, ZERO_USAGE_JSON, type RecordFile, type UsageJson } from './explain-cli.ts';
+import { addUsageJson, checkRecord, openTokenizer, pricingOf, snakeKeys, usageJson, writeJsonAtomic, DEFAULT_KEY_ENV, DEFAULT_TOKENIZER, isLoopback, listRecordFiles, resolveKey, ZERO_USAGE_JSON, type RecordFile, type UsageJson } from './explain-cli.ts';
 import {
   classificationMetrics,
   createLlmClient,
@@ -267,7 +267,6 @@ async function readRecord(file: RecordFile): Promise<FeatureRecord> {
 
 
 
-const perMillion = (dollarsPerToken: number): string => String(Number((dollarsPerToken * 1e6).toPrecision(4)));
 const count = (n: number): string => n.toLocaleString('en-US');
 const dollars = (n: number): string => `$${n < 0.01 && n > 0 ? Number(n.toPrecision(3)) : n.toFixed(n < 10 ? 4 : 2)}`;
 const plural = (n: number, word: string): string => `${count(n)} ${word}${n === 1 ? '' : 's'}`;
@@ -440,27 +439,6 @@ export interface ScoreRunJson {
   stopped?: { code: string; message: string };
   started_at: string;
   finished_at: string | null;
-}
-
-const usageJson = (t: UsageTotals): UsageJson => ({
-  prompt_tokens: t.promptTokens,
-  completion_tokens: t.completionTokens,
-  cost: t.cost,
-  estimated_cost: t.estimatedCost,
-  calls: t.calls,
-  attempts: t.attempts,
-  uncosted_calls: t.uncostedCalls,
-});
-
-const addUsageJson = (a: UsageJson, b: UsageJson): UsageJson => Object.fromEntries(Object.keys(ZERO_USAGE_JSON).map((k) => [k, (a[k as keyof UsageJson] ?? 0) + (b[k as keyof UsageJson] ?? 0)])) as unknown as UsageJson;
-
-const snake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const snakeKeys = (value: object): Record<string, unknown> => Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), v && typeof v === 'object' && !Array.isArray(v) ? snakeKeys(v) : v]));
-
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(temp, path);
 }
 
 function readPrevious(path: string): ScoreRunJson | undefined {

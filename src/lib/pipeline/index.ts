@@ -6,6 +6,7 @@
 export * from './estimate.ts';
 export * from './explain-run.ts';
 export * from './explain-job.ts';
+export * from './feature-stage.ts';
 export * from './pool.ts';
 export * from './score-run.ts';
 export * from './score-job.ts';

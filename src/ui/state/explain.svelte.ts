@@ -12,7 +12,7 @@ import {
   authUrl, codeChallenge, createCodeVerifier, errorMessage, exchangeCode, keyInfo, listModels, normalizeBaseUrl, OPENROUTER_API, OPENROUTER_AUTH,
   type KeyInfo, type ModelInfo,
 } from '../../lib/index.ts';
-import type { CostEstimate, ExplainProgress, InterpApi, ScoreProgress, ScorerSummary, StoredLlmJob, StoredLlmResult } from '../../../workers/interp/api.ts';
+import type { CostEstimate, ExplainProgress, InterpApi, LlmConnection, ScoreProgress, ScorerSummary, StoredLlmJob, StoredLlmResult } from '../../../workers/interp/api.ts';
 
 const KEY_STORAGE = 'autointerp.llm-key';
 const ENDPOINT_STORAGE = 'autointerp.llm-endpoint';
@@ -53,7 +53,7 @@ export class ExplainState {
   results = $state.raw<StoredLlmResult[]>([]);
   /** The job whose results are shown. */
   shownJob = $state<string | undefined>();
-  progress = $state.raw<Record<string, ExplainProgress>>({});
+  progress = $state.raw<Record<string, ExplainProgress | ScoreProgress>>({});
   running = $state.raw<string[]>([]);
   estimate = $state.raw<CostEstimate | undefined>();
   qualifying = $state.raw<number[] | undefined>();
@@ -199,18 +199,31 @@ export class ExplainState {
     }
   }
 
-  /** Runs or resumes a job until it ends, stops, or is paused. */
-  async run(jobId: string, runId: string): Promise<void> {
+  /** Runs or resumes an explain job until it ends, stops, or is paused. */
+  run(jobId: string, runId: string): Promise<void> {
+    return this.track(jobId, runId, (connection, onProgress, signal) => this.interp.runExplainJob(jobId, connection, onProgress, signal));
+  }
+
+  /** Runs or resumes a score job until it ends, stops, or is paused. */
+  runScore(jobId: string, runId: string): Promise<void> {
+    return this.track(jobId, runId, (connection, onProgress, signal) => this.interp.runScoreJob(jobId, connection, onProgress as (progress: ScoreProgress) => void, signal));
+  }
+
+  /** A run of job `jobId` in the worker, with its progress shown, pausable, and the lists refreshed when it ends. */
+  private async track(
+    jobId: string,
+    runId: string,
+    start: (connection: LlmConnection, onProgress: (progress: ExplainProgress | ScoreProgress) => void, signal: AbortSignal) => Promise<unknown>,
+  ): Promise<void> {
     const control = new AbortController();
     this.controls.set(jobId, control);
     this.running = [...this.running, jobId];
     this.error = undefined;
     const pricing = this.pricing;
     try {
-      await this.interp.runExplainJob(
-        jobId,
+      await start(
         { ...(this.key ? { apiKey: this.key } : {}), ...(pricing ? { pricing } : {}), timeoutMs: this.timeoutSeconds * 1000 },
-        Comlink.proxy((progress: ExplainProgress) => {
+        Comlink.proxy((progress: ExplainProgress | ScoreProgress) => {
           this.progress = { ...this.progress, [jobId]: progress };
           if (this.shownJob === jobId) void this.loadResults();
         }),
@@ -244,28 +257,6 @@ export class ExplainState {
       await this.runScore(job.id, runId);
     } catch (error) {
       this.error = errorMessage(error);
-    }
-  }
-
-  async runScore(jobId: string, runId: string): Promise<void> {
-    const control = new AbortController();
-    this.controls.set(jobId, control);
-    this.running = [...this.running, jobId];
-    this.error = undefined;
-    const pricing = this.pricing;
-    try {
-      await this.interp.runScoreJob(
-        jobId,
-        { ...(this.key ? { apiKey: this.key } : {}), ...(pricing ? { pricing } : {}), timeoutMs: this.timeoutSeconds * 1000 },
-        Comlink.proxy((progress: ScoreProgress) => (this.progress = { ...this.progress, [jobId]: progress as unknown as ExplainProgress })),
-        control.signal,
-      );
-    } catch (error) {
-      this.error = errorMessage(error);
-    } finally {
-      this.controls.delete(jobId);
-      this.running = this.running.filter((id) => id !== jobId);
-      await this.refresh(runId);
     }
   }
 
