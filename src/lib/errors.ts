@@ -89,6 +89,7 @@ export type ErrorCode =
   | 'results/bad-file'
   | 'results/mixed'
   | 'results/bad-input'
+  | 'results/mismatch'
   | 'cancelled';
 
 export class AppError extends Error {

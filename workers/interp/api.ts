@@ -8,12 +8,31 @@
 import type {
   ActivationInterval, CacheRun, CostEstimate, Example, ExplainJobRequest, ExplainProgress, ExplainSettings, FeatureRecord, Pricing, Progress, QuantileGroup, RecordOptions,
   StoredLlmJob, StoredLlmResult, ScoreJobRequest, ScoreProgress, ScorerSummary,
+  DelphiInputFile, FeatureExplanation, FeatureScoreColumns, FeatureScores, ImportedResults, ScoreResult, ClassifiedExample, SimulatedExample, RocPoint,
 } from '../../src/lib/index.ts';
 
 export type {
   ActivationInterval, CacheRun, CostEstimate, Example, ExplainJobRequest, ExplainProgress, ExplainSettings, FeatureRecord, Pricing, Progress, QuantileGroup, RecordOptions,
   StoredLlmJob, StoredLlmResult, ScoreJobRequest, ScoreProgress, ScorerSummary,
+  DelphiInputFile, FeatureExplanation, FeatureScoreColumns, FeatureScores, ImportedResults, ScoreResult, ClassifiedExample, SimulatedExample, RocPoint,
 };
+
+/** Results to import: a zip, or the files of a dropped folder; `name` is recorded with the jobs. */
+export interface ResultsInput {
+  name: string;
+  zip?: Blob;
+  files?: DelphiInputFile[];
+}
+
+/** Where the features go on Neuronpedia. */
+export interface NeuronpediaExportOptions {
+  /** Neuronpedia's model id, e.g. `gpt2-small`. */
+  modelId: string;
+  /** Neuronpedia's source (the SAE at its layer), e.g. `6-res-jb`. */
+  source: string;
+  /** Strongest examples per feature (20). */
+  topExamples?: number;
+}
 
 /** How the page reaches the LLM API for one run: the key stays with the page and is passed per run, never stored here. */
 export interface LlmConnection {
@@ -74,7 +93,9 @@ export interface FeaturePageView {
   /** Why token text is missing, when it is. */
   piecesError?: string;
   /** What the explain runs of this cache said about the feature, oldest run first. */
-  explanations: { jobId: string; model: string; method: string; explanation?: string; failure?: string }[];
+  explanations: FeatureExplanation[];
+  /** What the score runs of this cache found, oldest run first: each scorer's metrics and per-example judgements. */
+  scores: FeatureScores[];
   options: RecordOptions;
 }
 
@@ -123,4 +144,15 @@ export interface InterpApi {
    * classifier scores (`scores/<scorer>/<hook>_latent<f>.txt`).
    */
   exportResults(explainJobId: string, scoreJobId?: string): Promise<Blob>;
+  /** The explain job's explanations in Neuronpedia's upload shape (a JSON array), with each feature's density and strongest examples. */
+  exportNeuronpedia(explainJobId: string, options: NeuronpediaExportOptions): Promise<Blob>;
+  /** One CSV line per feature of the score job: its explanation and each scorer's metrics. */
+  exportScoresCsv(scoreJobId: string): Promise<Blob>;
+  /** Every feature's newest explanation and newest score per scorer, over the cache's runs (the table's columns). */
+  featureScores(runId: string): Promise<FeatureScoreColumns>;
+  /**
+   * Stores delphi's results (explanations/, scores/detection|fuzz/) as an explain run and a score run of
+   * the cache, done. Other scorer folders are skipped, with a note.
+   */
+  importResults(runId: string, input: ResultsInput): Promise<ImportedResults>;
 }

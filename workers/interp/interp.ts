@@ -4,13 +4,14 @@
  * call to the core; the class runs in Node tests on fake-indexeddb as well as in the worker.
  */
 import {
-  AppError, computeFeatureStats, createExplainJob, createScoreJob, exportResultsZip, runScoreJob, scoreSummary, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
+  AppError, computeFeatureStats, featureResults, featureScoreColumns, importResults, IMPORTABLE_SCORERS, neuronpediaJson, readDelphiResults, readZip, resultScorers, scoreCsvRows, scoresCsv, toNeuronpedia, createExplainJob, createScoreJob, exportResultsZip, runScoreJob, scoreSummary, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
   openCacheDb, putFeatureStats, recordOptions, featureRecord,
   type CacheDatabase, type CacheReader, type CacheRun, type Example, type FeatureRecord, type Progress, type RecordOptions, type RepoRef,
   type StoredFeatureStats, type TextTokenizer, type CostEstimate, type ExplainJobRequest, type ExplainProgress, type ExplainSettings, type Pricing,
   type StoredLlmJob, type StoredLlmResult, type FeatureResults, type ScoreJobRequest, type ScoreProgress, type ScorerSummary, type StoredScores,
+  type DelphiInputFile, type FeatureScoreColumns, type ImportedResults,
 } from '../../src/lib/index.ts';
-import type { FeaturePageView, FeatureTable, InterpApi, LlmConnection } from './api.ts';
+import type { FeaturePageView, FeatureTable, InterpApi, LlmConnection, NeuronpediaExportOptions, ResultsInput } from './api.ts';
 
 export interface InterpOptions {
   /** The cache database (default: IndexedDB's `autointerp-cache`, the engine's). */
@@ -95,7 +96,7 @@ export class Interp implements InterpApi {
       top: page.top,
       pieces,
       ...(error ? { piecesError: error } : {}),
-      explanations: await this.featureExplanations(runId, feature),
+      ...(await featureResults(await this.openDb(), runId, feature)),
       options,
     };
   }
@@ -156,7 +157,52 @@ export class Interp implements InterpApi {
     const db = await this.openDb();
     const job = await getLlmJob(db, jobId);
     const stats = await this.stats(job.cacheRunId);
-    return scoreSummary(db, jobId, (feature) => stats.nnz[feature] ?? 0);
+    return scoreSummary(db, jobId, { firing: (feature) => stats.nnz[feature] ?? 0, density: (feature) => (stats.nTokens ? (stats.nnz[feature] ?? 0) / stats.nTokens : 0) });
+  }
+
+  async featureScores(runId: string): Promise<FeatureScoreColumns> {
+    const run = await getRun(await this.openDb(), runId);
+    return featureScoreColumns(await this.openDb(), runId, run.width);
+  }
+
+  async importResults(runId: string, input: ResultsInput): Promise<ImportedResults> {
+    const db = await this.openDb();
+    const run = await getRun(db, runId);
+    const files: DelphiInputFile[] = input.zip ? await readZip(input.zip) : [...(input.files ?? [])];
+    const folders = resultScorers(files);
+    const scorers = folders.filter((folder) => IMPORTABLE_SCORERS[folder]);
+    const results = await readDelphiResults(files, { scorers });
+    return importResults(db, run, results, { source: input.name, skippedScorers: folders.filter((folder) => !IMPORTABLE_SCORERS[folder]) });
+  }
+
+  async exportScoresCsv(scoreJobId: string): Promise<Blob> {
+    const db = await this.openDb();
+    const job = await getLlmJob(db, scoreJobId);
+    const hook = (await getRun(db, job.cacheRunId)).settings.sae.hookName;
+    return new Blob([scoresCsv(await scoreCsvRows(db, scoreJobId, hook))], { type: 'text/csv' });
+  }
+
+  async exportNeuronpedia(explainJobId: string, options: NeuronpediaExportOptions): Promise<Blob> {
+    const db = await this.openDb();
+    const job = await getLlmJob(db, explainJobId);
+    const run = await getRun(db, job.cacheRunId);
+    const [reader, stats] = await Promise.all([this.reader(run.id), this.stats(run.id)]);
+    const tokenizer = await this.tokenizerOf(run).catch(() => undefined);
+    const text = (ids: readonly number[]) => ids.map((id) => (tokenizer ? tokenizer.decode([id]) : `#${id}`));
+    const features = [];
+    for (const { feature, result } of await listLlmResults(db, explainJobId)) {
+      if (typeof result.explanation !== 'string') continue;
+      const page = await featurePage(reader, feature, recordOptions(job.recordOptions as Partial<RecordOptions>, reader), { top: options.topExamples ?? 20 });
+      features.push(toNeuronpedia({ hook: run.settings.sae.hookName, feature, explanation: result.explanation }, {
+        modelId: options.modelId,
+        source: options.source,
+        density: stats.nTokens ? stats.nnz[feature]! / stats.nTokens : 0,
+        explainerModel: job.model,
+        method: job.method,
+        topExamples: page.top.map((example) => ({ tokens: text(example.tokens), values: Array.from(example.activations) })),
+      }));
+    }
+    return new Blob([neuronpediaJson(features)], { type: 'application/json' });
   }
 
   async scoreResults(jobId: string): Promise<StoredLlmResult[]> {
@@ -224,18 +270,6 @@ export class Interp implements InterpApi {
   async deleteJob(jobId: string): Promise<void> {
     if (this.activeJobs.has(jobId)) throw new AppError('pipeline/bad-options', 'Pause this run before deleting it.');
     await deleteLlmJob(await this.openDb(), jobId);
-  }
-
-  private async featureExplanations(runId: string, feature: number): Promise<FeaturePageView['explanations']> {
-    const db = await this.openDb();
-    const out: FeaturePageView['explanations'] = [];
-    for (const job of await listLlmJobs(db, { cacheRunId: runId, stage: 'explain' })) {
-      const stored = await getLlmResult(db, job.id, feature);
-      if (!stored) continue;
-      const { explanation, failure } = stored.result;
-      out.push({ jobId: job.id, model: job.model, method: job.method, ...(typeof explanation === 'string' ? { explanation } : {}), ...(failure ? { failure: failure.message } : {}) });
-    }
-    return out;
   }
 
   /** The run's current statistics: stored ones, or computed (one pass) and stored. */

@@ -136,6 +136,40 @@ export function auc(samples: Iterable<{ activating: boolean; score: number | nul
   return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
 
+/** One point of a ROC curve: the false and true positive rates at a threshold. */
+export interface RocPoint {
+  fpr: number;
+  tpr: number;
+}
+
+/**
+ * The ROC curve of the probabilities, from (0, 0) to (1, 1): one point per distinct probability,
+ * highest first (tied examples move together, so a tie draws a diagonal step, as the AUC counts it).
+ * Empty without probabilities or with a class empty (no curve can be drawn then).
+ */
+export function rocCurve(samples: Iterable<{ activating: boolean; score: number | null | undefined }>): RocPoint[] {
+  const scored: { activating: boolean; score: number }[] = [];
+  for (const s of samples) if (typeof s.score === 'number' && Number.isFinite(s.score)) scored.push({ activating: s.activating, score: s.score });
+  const positives = scored.filter((s) => s.activating).length;
+  const negatives = scored.length - positives;
+  if (positives === 0 || negatives === 0) return [];
+  scored.sort((a, b) => b.score - a.score);
+  const points: RocPoint[] = [{ fpr: 0, tpr: 0 }];
+  let tp = 0;
+  let fp = 0;
+  for (let i = 0; i < scored.length; ) {
+    let j = i;
+    while (j < scored.length && scored[j]!.score === scored[i]!.score) {
+      if (scored[j]!.activating) tp++;
+      else fp++;
+      j++;
+    }
+    points.push({ fpr: fp / negatives, tpr: tp / positives });
+    i = j;
+  }
+  return points;
+}
+
 /** Accuracy per quantile (distance), strongest first, non-activating (-1) last. */
 export function accuracyPerQuantile(samples: Iterable<ClassifiedSample>): QuantileAccuracy[] {
   const groups = new Map<number, QuantileAccuracy>();

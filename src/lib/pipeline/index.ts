@@ -11,3 +11,5 @@ export * from './pool.ts';
 export * from './score-run.ts';
 export * from './score-job.ts';
 export * from './usage.ts';
+export * from './results-import.ts';
+export * from './results-views.ts';

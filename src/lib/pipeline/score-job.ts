@@ -8,7 +8,7 @@
 import { AppError, errorCode } from '../errors.ts';
 import type { LlmClient, Pricing } from '../clients/index.ts';
 import { featureRecord, type CacheReader, type RecordOptions } from '../latents/index.ts';
-import { frequencyWeightedF1, pooledClassificationMetrics, simulationMetrics, type ClassificationMetrics, type SimulationMetrics } from '../metrics/index.ts';
+import { frequencyWeightedF1, pooledClassificationMetrics, rocCurve, simulationMetrics, type ClassificationMetrics, type RocPoint, type SimulationMetrics } from '../metrics/index.ts';
 import { resolveScorer, scorerSettings, type ScoreResult, type ScoreSettings } from '../scorers/index.ts';
 import { getLlmJob, getLlmResult, listLlmResults, putLlmJob, putLlmResult, type CacheDatabase, type StoredLlmJob } from '../storage/index.ts';
 import type { TextTokenizer } from '../types.ts';
@@ -129,22 +129,34 @@ export interface ScorerSummary {
   pooled: ClassificationMetrics | SimulationMetrics;
   /** Per-feature F1 weighted by how often each feature fires (classifiers only). */
   frequencyWeightedF1?: number | null;
-  perFeature: { feature: number; metrics: ClassificationMetrics | SimulationMetrics }[];
+  /** The pooled ROC curve of the probabilities (classifiers; empty without probabilities). */
+  roc?: RocPoint[];
+  /** Each feature's metrics, and its density (share of tokens it fires on) when known. */
+  perFeature: { feature: number; metrics: ClassificationMetrics | SimulationMetrics; density?: number }[];
 }
 
-/** Pools the per-example records of every stored feature, scorer by scorer. `firing` weighs the F1s (non-zeros per feature). */
-export async function scoreSummary(db: CacheDatabase, jobId: string, firing?: (feature: number) => number): Promise<ScorerSummary[]> {
+export interface ScoreSummaryOptions {
+  /** How often a feature fires (non-zeros): weighs the F1s. */
+  firing?: (feature: number) => number;
+  /** The share of tokens a feature fires on, for plots of score against density. */
+  density?: (feature: number) => number;
+}
+
+/** Pools the per-example records of every stored feature, scorer by scorer. */
+export async function scoreSummary(db: CacheDatabase, jobId: string, options: ScoreSummaryOptions = {}): Promise<ScorerSummary[]> {
+  const { firing, density } = options;
   const job = await getLlmJob(db, jobId);
   const stored = (await listLlmResults(db, jobId)).map((s) => s.result as unknown as StoredScores);
   return job.method.split(',').map((scorer): ScorerSummary => {
     const results = stored.flatMap((s) => (s.scores?.[scorer] ? [s.scores[scorer]] : []));
-    const perFeature = results.map((r) => ({ feature: r.feature, metrics: r.metrics }));
+    const perFeature = results.map((r) => ({ feature: r.feature, metrics: r.metrics, ...(density ? { density: density(r.feature) } : {}) }));
     if (resolveScorer(scorer).kind === 'simulation') {
       const sequences = results.flatMap((r) => (r.kind === 'simulation' ? r.examples.map((e) => ({ activations: e.activations, predicted: e.predicted, distance: e.distance })) : []));
       return { scorer, kind: 'simulation', features: results.length, pooled: simulationMetrics(sequences), perFeature };
     }
     const samples = results.map((r) => (r.kind === 'classifier' ? r.examples : []));
     const weighted = firing ? frequencyWeightedF1(results.map((r) => ({ f1: (r.metrics as ClassificationMetrics).f1, weight: firing(r.feature) }))) : undefined;
-    return { scorer, kind: 'classifier', features: results.length, pooled: pooledClassificationMetrics(samples), ...(weighted !== undefined ? { frequencyWeightedF1: weighted } : {}), perFeature };
+    const roc = rocCurve(samples.flat().filter((e) => e.prediction !== null).map((e) => ({ activating: e.activating, score: e.probability })));
+    return { scorer, kind: 'classifier', features: results.length, pooled: pooledClassificationMetrics(samples), ...(weighted !== undefined ? { frequencyWeightedF1: weighted } : {}), roc, perFeature };
   });
 }

@@ -4,7 +4,7 @@
  * for every figure whose denominator is zero, pooling and frequency weighting over features.
  */
 import { describe, expect, test } from 'vitest';
-import { auc, classificationMetrics, confusion, frequencyWeightedF1, pooledClassificationMetrics, type ClassifiedSample } from '../../../src/lib/metrics/index.ts';
+import { auc, classificationMetrics, confusion, frequencyWeightedF1, pooledClassificationMetrics, rocCurve, type ClassifiedSample } from '../../../src/lib/metrics/index.ts';
 
 const s = (activating: boolean, prediction: number | null, probability: number | null = null, distance = activating ? 0 : -1): ClassifiedSample => ({ activating, prediction, probability, distance });
 
@@ -125,5 +125,31 @@ describe('over features', () => {
     expect(frequencyWeightedF1([{ f1: 1, weight: 3 }, { f1: 0.5, weight: 1 }, { f1: null, weight: 100 }, { f1: 0.2, weight: 0 }])).toBeCloseTo(3.5 / 4, 12);
     expect(frequencyWeightedF1([{ f1: null, weight: 5 }])).toBeNull();
     expect(frequencyWeightedF1([])).toBeNull();
+  });
+});
+
+describe('ROC curve', () => {
+  const curve = (pairs: [boolean, number | null][]) => rocCurve(pairs.map(([activating, score]) => ({ activating, score })));
+  /** The area under the curve by the trapezoid rule: equals the rank AUC, ties included. */
+  const area = (points: { fpr: number; tpr: number }[]) => points.slice(1).reduce((sum, p, i) => sum + (p.fpr - points[i]!.fpr) * (p.tpr + points[i]!.tpr) / 2, 0);
+
+  test('one step per distinct probability, highest first, from (0,0) to (1,1)', () => {
+    // Positives 0.9, 0.6, 0.3; negatives 0.7, 0.2.
+    expect(curve([[true, 0.9], [false, 0.7], [true, 0.6], [true, 0.3], [false, 0.2]])).toEqual([
+      { fpr: 0, tpr: 0 }, { fpr: 0, tpr: 1 / 3 }, { fpr: 0.5, tpr: 1 / 3 }, { fpr: 0.5, tpr: 2 / 3 }, { fpr: 0.5, tpr: 1 }, { fpr: 1, tpr: 1 },
+    ]);
+  });
+
+  test('tied probabilities move together (a diagonal step), so the area is the AUC with ties counted 1/2', () => {
+    const pairs: [boolean, number][] = [[true, 0.5], [false, 0.5], [true, 0.8], [false, 0.1]];
+    const points = curve(pairs);
+    expect(points).toEqual([{ fpr: 0, tpr: 0 }, { fpr: 0, tpr: 0.5 }, { fpr: 0.5, tpr: 1 }, { fpr: 1, tpr: 1 }]);
+    expect(area(points)).toBeCloseTo(auc(pairs.map(([activating, score]) => ({ activating, score })))!, 12);
+  });
+
+  test('no curve without probabilities or with a class empty; missing probabilities left out', () => {
+    expect(curve([[true, null], [false, null]])).toEqual([]);
+    expect(curve([[true, 0.9], [true, 0.2]])).toEqual([]);
+    expect(curve([[true, 0.9], [false, null], [false, 0.1]])).toEqual([{ fpr: 0, tpr: 0 }, { fpr: 0, tpr: 1 }, { fpr: 1, tpr: 1 }]);
   });
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startLlmServer, type LlmServer } from '../../../scripts/servers/llm-server.ts';
 import { startStaticServer, type StaticServer } from '../../../scripts/servers/static-server.ts';
-import { openCacheDb, readDelphiResultsZip, type CacheRun } from '../../../src/lib/index.ts';
+import { exportResultsZip, openCacheDb, readDelphiResultsZip, readZip, type CacheRun, type ClassificationMetrics } from '../../../src/lib/index.ts';
 import { Engine } from '../../../workers/engine/engine.ts';
 import { Interp } from '../../../workers/interp/interp.ts';
 import { createNodeRuntime } from '../../support/node-runtime.ts';
@@ -24,6 +24,8 @@ let llm: LlmServer;
 let interp: Interp;
 let run: CacheRun;
 let features: number[];
+/** The explain and score jobs of the score test, for the tests of what is read from them. */
+let scored: { explainId: string; scoreId: string } | undefined;
 
 beforeAll(async () => {
   hub = await startStaticServer([{ prefix: '/', root: join(FIXTURES, 'hub'), hubLayout: true }]);
@@ -133,6 +135,7 @@ test('score jobs: detection and fuzzing with 30% faults end every feature; poole
     expect(pooled.failed).toBe(examples.length - judged.length);
     expect(pooled.auc).not.toBeNull();
   }
+  scored = { explainId: explain.id, scoreId: job.id };
   const zip = await interp.exportResults(explain.id, job.id);
   const back = await readDelphiResultsZip(zip);
   expect(back.map((r) => r.feature)).toEqual(stored.map((s) => s.feature));
@@ -142,4 +145,84 @@ test('score jobs: detection and fuzzing with 30% faults end every feature; poole
     expect(result.scores.detection!.map((e) => e.prediction)).toEqual(mine.scores.detection.examples.map((e: any) => e.prediction));
     expect(result.scores.fuzzing!.map((e) => e.correct)).toEqual(mine.scores.fuzzing.examples.map((e: any) => e.correct));
   }
+});
+
+test('what the screens read of a score job: table columns, the feature page, the ROC curve and densities, CSV and Neuronpedia exports', async () => {
+  expect(scored).toBeDefined();
+  const { explainId, scoreId } = scored!;
+  const stored = await interp.scoreResults(scoreId);
+  const columns = await interp.featureScores(run.id);
+  expect(columns.scores.map((c) => c.scorer)).toEqual(['detection', 'fuzzing']);
+  const detection = columns.scores[0]!;
+  expect(detection.metric).toBe('balanced_accuracy');
+  for (const { feature, result } of stored) {
+    const want = ((result as any).scores.detection.metrics as ClassificationMetrics).balanced_accuracy;
+    expect(detection.scored[feature]).toBe(1);
+    if (want === null) expect(detection.values[feature]).toBeNaN();
+    else expect(detection.values[feature]).toBeCloseTo(want, 6);
+    expect(typeof columns.explanations[feature]).toBe('string');
+  }
+  const unscored = [...Array(run.width).keys()].find((f) => !stored.some((s) => s.feature === f))!;
+  expect(detection.scored[unscored]).toBe(0);
+  expect(detection.values[unscored]).toBeNaN();
+
+  // The feature page carries the per-example judgements of both scorers.
+  const feature = stored[0]!.feature;
+  const page = await interp.featurePage(run.id, feature);
+  const fromJob = page.scores.find((s) => s.jobId === scoreId)!;
+  expect(fromJob.results.map((r) => r.scorer)).toEqual(['detection', 'fuzzing']);
+  expect(fromJob.results[0]!.examples).toEqual((stored[0]!.result as any).scores.detection.examples);
+
+  // The summary: a ROC curve from (0,0) to (1,1), each feature's density from the statistics.
+  const table = await interp.featureTable(run.id);
+  const summary = await interp.scoreSummary(scoreId);
+  for (const s of summary) {
+    expect(s.roc!.at(0)).toEqual({ fpr: 0, tpr: 0 });
+    expect(s.roc!.at(-1)).toEqual({ fpr: 1, tpr: 1 });
+    for (const { feature: f, density } of s.perFeature) expect(density).toBeCloseTo(table.nnz[f]! / table.nTokens, 12);
+  }
+
+  // CSV: a row per feature with each scorer's metrics as stored.
+  const csv = (await (await interp.exportScoresCsv(scoreId)).text()).trim().split('\r\n');
+  const header = csv[0]!.split(',');
+  expect(header.slice(0, 3)).toEqual(['hook', 'feature', 'explanation']);
+  expect(header).toContain('fuzzing_auc');
+  expect(csv).toHaveLength(stored.length + 1);
+  const row = csv.find((line) => line.split(',')[1] === String(feature))!;
+  const balanced = (stored[0]!.result as any).scores.detection.metrics.balanced_accuracy;
+  expect(row.split(',').at(-1)).toBe(String((stored[0]!.result as any).scores.fuzzing.metrics.failed));
+  expect(row).toContain(balanced === null ? ',,' : String(balanced));
+
+  // Neuronpedia: one entry per explained feature, its density and strongest examples.
+  const np = JSON.parse(await (await interp.exportNeuronpedia(explainId, { modelId: 'gpt2-small', source: '6-res-test', topExamples: 3 })).text());
+  const explained = (await interp.explanations(explainId)).filter((r) => typeof r.result.explanation === 'string');
+  expect(np.map((f: any) => Number(f.index))).toEqual(explained.map((r) => r.feature));
+  expect(np[0].density).toBeCloseTo(table.nnz[explained[0]!.feature]! / table.nTokens, 12);
+  expect(np[0].explanations[0].text).toBe(explained[0]!.result.explanation);
+  expect(np[0].activations.length).toBeLessThanOrEqual(3);
+  expect(np[0].activations[0].tokens.length).toBe(np[0].activations[0].values.length);
+});
+
+test('delphi results imported into a cache: the same metrics as the run they were exported from; other scorer folders and other SAEs are refused with a reason', async () => {
+  const { explainId, scoreId } = scored!;
+  const zip = await interp.exportResults(explainId, scoreId);
+  // Named as delphi names them (fuzz), beside a folder of another scorer that cannot be read here.
+  const entries = (await readZip(zip)).map((e) => ({ path: e.path.replace('/fuzzing/', '/fuzz/'), blob: e.blob }));
+  entries.push({ path: 'scores/simulation/x_latent0.txt', blob: new Blob(['{"not": "records"}']) });
+  const imported = await interp.importResults(run.id, { name: 'delphi-run', files: entries });
+  expect(imported.scorers).toEqual(['detection', 'fuzzing']);
+  expect(imported.notes.join(' ')).toMatch(/scores\/simulation\/ was not imported/);
+  expect(imported.explainJob.model).toBe('imported from delphi-run');
+  const [mine, theirs] = await Promise.all([interp.scoreSummary(scoreId), interp.scoreSummary(imported.scoreJob!.id)]);
+  for (const scorer of ['detection', 'fuzzing']) {
+    const a = mine.find((s) => s.scorer === scorer)!;
+    const b = theirs.find((s) => s.scorer === scorer)!;
+    expect(b.pooled).toEqual(a.pooled);
+    expect(b.perFeature.map((p) => p.metrics)).toEqual(a.perFeature.map((p) => p.metrics));
+    expect(b.roc).toEqual(a.roc);
+  }
+  expect((await interp.explainJobs(run.id)).some((j) => j.id === imported.explainJob.id && j.status === 'done')).toBe(true);
+
+  const beyond = await exportResultsZip([{ hook: run.settings.sae.hookName, feature: run.width + 5, explanation: 'x', scores: {} }]);
+  await expect(interp.importResults(run.id, { name: 'other.zip', zip: beyond })).rejects.toThrow(/beyond this cache's SAE/);
 });

@@ -100,6 +100,17 @@ export async function readDelphiResultsZip(archive: Blob, options: ReadResultsOp
   return readDelphiResults(await readZip(archive, options.signal ? { signal: options.signal } : {}), options);
 }
 
+/** The scorer folders among the files (`scores/<scorer>/*.txt`), in name order, without reading any file. */
+export function resultScorers(files: readonly DelphiInputFile[]): string[] {
+  const scorers = new Set<string>();
+  for (const file of files) {
+    if (isSystemFile(file.path)) continue;
+    const parts = normalizePath(file.path).split('/');
+    if (parts.length >= 3 && parts[parts.length - 3] === SCORES_DIR && parts[parts.length - 1]!.toLowerCase().endsWith('.txt')) scorers.add(parts[parts.length - 2]!);
+  }
+  return [...scorers].sort();
+}
+
 /** The explanation and score files, checked to come from one run. */
 function locate(files: readonly DelphiInputFile[], scorers: readonly string[] | undefined): Found[] {
   const found: Found[] = [];
