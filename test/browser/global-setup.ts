@@ -18,8 +18,10 @@ const root = resolve(import.meta.dirname, '../..');
 let servers: StaticServer[] = [];
 
 export async function setup(project: TestProject): Promise<void> {
-  if (!process.env.SKIP_BUILD) await build({ root, logLevel: 'warn' });
-  const app = await startStaticServer([{ prefix: '/', root: resolve(root, 'dist') }]);
+  // TEST_DIST: another folder than dist/, so that two test runs at once do not build over each other.
+  const outDir = resolve(root, process.env.TEST_DIST ?? 'dist');
+  if (!process.env.SKIP_BUILD) await build({ root, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  const app = await startStaticServer([{ prefix: '/', root: outDir }]);
   const hub = await startStaticServer([{ prefix: '/', root: resolve(root, 'test/fixtures/hub'), hubLayout: true }]);
   servers = [app, hub];
   project.provide('appUrl', app.url);
