@@ -34,7 +34,7 @@ try {
   await page.getByTestId('sae-use').click();
   await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
   await page.getByTestId('sample-encode').click();
-  await page.getByTestId('sample-table').waitFor({ timeout: 60_000 });
+  await page.getByTestId('try-tokens').waitFor({ timeout: 60_000 });
   await shot('screenshot.png');
 
   await page.getByTestId('nav-cache').click();

@@ -53,7 +53,18 @@ export function writeDemoHub(fixtures: string, target: string): void {
   }
 }
 
-/** Writes the demo hub into `dist/demo-hub/` after each build (see writeDemoHub). */
+/** The toy SAE the demo offers (SAELens TopK, 128 features on the tiny GPT-2's blocks.2.hook_resid_post). */
+export const DEMO_SAE = resolve(import.meta.dirname, '../test/fixtures/sae/saelens-topk');
+
+/** Copies the demo SAE's files into `target` with `files.json`, the list the page fetches them by. */
+export function writeDemoSae(source: string, target: string): void {
+  const files = readdirSync(source).filter((name) => !name.endsWith('.md')).sort();
+  mkdirSync(target, { recursive: true });
+  for (const name of files) cpSync(join(source, name), join(target, name));
+  writeFileSync(join(target, 'files.json'), JSON.stringify(files));
+}
+
+/** Writes the demo hub into `dist/demo-hub/` and the demo SAE into `dist/demo-sae/` after each build (see writeDemoHub). */
 export function demoHubPlugin(): Plugin {
   let outDir = 'dist';
   return {
@@ -64,6 +75,7 @@ export function demoHubPlugin(): Plugin {
     },
     closeBundle() {
       if (existsSync(HUB_FIXTURES)) writeDemoHub(HUB_FIXTURES, join(outDir, 'demo-hub'));
+      if (existsSync(DEMO_SAE)) writeDemoSae(DEMO_SAE, join(outDir, 'demo-sae'));
     },
   };
 }

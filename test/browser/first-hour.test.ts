@@ -153,7 +153,7 @@ test('the panels show what is true now: a model reload releases the SAE and clea
   const { page } = browser;
   await openApp(page, { sae: 'saelens-topk' });
   await page.getByTestId('sample-encode').click();
-  await page.getByTestId('sample-table').waitFor();
+  await page.getByTestId('try-tokens').waitFor();
   await page.getByTestId('model-load').click();
   await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
   expect(await page.getByTestId('sae-ready').count()).toBe(0);
@@ -163,7 +163,7 @@ test('the panels show what is true now: a model reload releases the SAE and clea
   await page.getByTestId('sae-use').click();
   await page.getByTestId('sae-ready').waitFor();
   await page.getByTestId('sample-encode').click();
-  await page.getByTestId('sample-table').waitFor();
+  await page.getByTestId('try-tokens').waitFor();
 });
 
 test('Enter in the repo field loads the model, and at 1280x800 the GPU line leaves the screen to the work', async () => {

@@ -21,14 +21,35 @@ test('dropping a SAELens SAE shows its summary; using it encodes a sample on the
   await page.getByTestId('sae-use').click();
   await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
   await page.getByTestId('sample-encode').click();
+  await page.getByTestId('try-tokens').waitFor({ timeout: 60_000 });
   const table = page.getByTestId('sample-table');
-  await table.waitFor({ timeout: 60_000 });
   const rows = await table.locator('tbody tr').allTextContents();
   expect(rows.length).toBeGreaterThan(5);
   // A TopK SAE with k = 8 fires at most 8 features per token, and some token fires several.
   const active = await table.locator('tbody tr td:nth-child(2)').allTextContents();
   expect(active.every((a) => Number(a) <= 8)).toBe(true);
   expect(Math.max(...active.map(Number))).toBeGreaterThan(1);
+
+  // Shading by a feature that fires on the text: each token's value is that feature's activation there,
+  // as the table lists it (0 where it is not active), and the token's detail lists what fires on it.
+  const chip = page.getByTestId('try-strongest-feature').first();
+  const feature = Number(await chip.getAttribute('data-feature'));
+  await chip.click();
+  expect(await page.getByTestId('try-tokens').getAttribute('data-feature')).toBe(String(feature));
+  const shaded = (await page.getByTestId('try-token').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-activation')))));
+  const listed = (await table.locator('tbody tr td:nth-child(3)').allTextContents()).map((cell) => {
+    const hit = cell.split(/\s{3}/).map((pair) => pair.split(': ')).find(([index]) => Number(index) === feature);
+    return hit ? Number(hit[1]) : 0;
+  });
+  expect(shaded.length).toBe(listed.length);
+  // The table lists each token's 5 strongest: where it lists the feature the values agree; where the feature is 0, it is not listed.
+  shaded.forEach((value, t) => {
+    if (listed[t]! > 0) expect(value).toBeCloseTo(listed[t]!, 2);
+    if (value === 0) expect(listed[t]).toBe(0);
+  });
+  expect(shaded.filter((value) => value > 0).length).toBeGreaterThan(0);
+  await page.getByTestId('try-token').nth(shaded.findIndex((value) => value > 0)).click();
+  expect(await page.getByTestId('try-token-detail').textContent()).toContain(`#${feature}`);
   await page.screenshot({ path: 'test-results/sae-ui.png', fullPage: true });
 });
 

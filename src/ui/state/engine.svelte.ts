@@ -4,11 +4,12 @@
  * the same worker the UI uses.
  */
 import * as Comlink from 'comlink';
+import { errorMessage } from '../../lib/index.ts';
 import { registerTransferHandlers } from '../../../workers/comlink-handlers.ts';
 import { PolicyWorker } from '../content-security-policy.ts';
 import type { EngineApi, LoadedModel, ModelFileChoice, ModelSource, Progress, ReadySae, SaeFilesResult, SaeSpec, WebGpuStatus } from '../../../workers/engine/api.ts';
 
-/** One token of the sample text with its strongest features. */
+/** One token of the sample text with the features active on it, strongest first. */
 export interface TokenFeatures {
   piece: string;
   features: { index: number; value: number }[];
@@ -51,6 +52,13 @@ export class EngineState {
 
   /** The hub the loaded model came from (the corpus panel offers the demo hub for datasets when it is the demo's). */
   hubUrl = $state<string | undefined>();
+
+  /** The demo hub shipped with the app (`demo-hub/`, beside the page). */
+  readonly demoHub = new URL('demo-hub/', location.href).href;
+  /** Whether the loaded model is the demo's (the SAE panel then offers the demo SAE; the page says it is a demo). */
+  get isDemoModel(): boolean {
+    return !!this.model && this.hubUrl === this.demoHub;
+  }
 
   private loadControl: AbortController | undefined;
   /** What a load of the repo in the Model panel would download, or why it cannot (newest request wins). */
@@ -114,6 +122,22 @@ export class EngineState {
     this.loadControl?.abort();
   }
 
+  /** Opens the toy SAE shipped with the app (`demo-sae/`, beside the page), as if its files were dropped. */
+  async openDemoSae(): Promise<void> {
+    try {
+      const base = new URL('demo-sae/', location.href);
+      const names = (await (await fetch(new URL('files.json', base))).json()) as string[];
+      const files = await Promise.all(names.map(async (name) => {
+        const response = await fetch(new URL(name, base));
+        if (!response.ok) throw new Error(`${name}: HTTP ${response.status}`);
+        return new File([await response.blob()], name);
+      }));
+      await this.openSaeFiles(files);
+    } catch (error) {
+      this.saeError = `The demo SAE could not be read from this site (${errorMessage(error)}); it ships in the app's demo-sae/ folder, which \`npm start\` builds.`;
+    }
+  }
+
   /** Reads the dropped files' headers and configs (nothing is loaded onto the GPU yet). */
   async openSaeFiles(files: File[], keepNote = false): Promise<void> {
     this.lastSaeFiles = files;
@@ -145,7 +169,7 @@ export class EngineState {
     return scale;
   }
 
-  /** Runs the sample text through model and SAE and keeps each token's strongest features. */
+  /** Runs the sample text through model and SAE and keeps each token's active features. */
   async encodeText(text: string): Promise<void> {
     this.sampleError = undefined;
     await this.saeTask(async () => {
@@ -161,7 +185,7 @@ export class EngineState {
         const features = [];
         for (let i = sparse.offsets[t]!; i < sparse.offsets[t + 1]!; i++) features.push({ index: sparse.features[i]!, value: sparse.values[i]! });
         features.sort((a, b) => b.value - a.value);
-        return { piece, features: features.slice(0, 5), active: features.length };
+        return { piece, features, active: features.length };
       });
     }, (message) => (this.sampleError = message));
   }
