@@ -6,8 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { startLlmServer } from './servers/llm-server.ts';
-import { startStaticServer } from './servers/static-server.ts';
+import { startAppServers } from './servers/app-server.ts';
 
 const dist = resolve(import.meta.dirname, '../dist');
 if (!existsSync(resolve(dist, 'index.html'))) {
@@ -15,14 +14,7 @@ if (!existsSync(resolve(dist, 'index.html'))) {
   process.exit(1);
 }
 const port = Number(process.env.PORT ?? 4173);
-const host = process.env.HOST ?? '127.0.0.1';
-const site = await startStaticServer([{ prefix: '/', root: dist }], { port, host });
+const { site, llm, llmError } = await startAppServers({ root: dist, port, host: process.env.HOST ?? '127.0.0.1', demoLlm: process.env.DEMO_LLM !== '0' });
 console.log(`\n  AutoInterp Web is being served at ${site.url}\n  (open it in Chrome or Edge with WebGPU; Ctrl+C stops)\n`);
-if (process.env.DEMO_LLM !== '0') {
-  try {
-    const llm = await startLlmServer({ port: port + 1, host, latencyMs: 150 });
-    console.log(`  Demo LLM (canned answers, not a real model) at ${llm.openRouterBase}: the Explain screen lists it.\n`);
-  } catch (error) {
-    console.log(`  The demo LLM could not start on port ${port + 1} (${(error as Error).message}); the app works without it.\n`);
-  }
-}
+if (llm) console.log(`  Demo LLM (canned answers, not a real model) at ${llm.openRouterBase}: the Explain screen lists it.\n`);
+if (llmError) console.log(`  The demo LLM could not start on port ${port + 1} (${llmError}); the app works without it.\n`);
