@@ -19,7 +19,7 @@ export const hubUrl = (): string => inject('hubUrl');
 export const saeUpload = (fixture: string) =>
   fixtureFiles(fixture).map((f) => ({ name: f.path.split('/').pop()!, mimeType: 'application/octet-stream', buffer: Buffer.from(f.bytes) }));
 
-export type Screen = 'setup' | 'cache' | 'features' | 'explain';
+export type Screen = 'setup' | 'cache' | 'features' | 'explain' | 'results';
 
 /** Goes to a screen through the navigation bar, as a user would, and waits until it shows. */
 export async function goto(page: Page, screen: Screen): Promise<void> {

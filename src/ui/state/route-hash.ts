@@ -1,6 +1,6 @@
 /**
  * The page's screens as hash routes (`#/setup`, `#/cache`, `#/features/<runId>`, `#/features/<runId>/<feature>`,
- * `#/explain/<runId>`):
+ * `#/explain/<runId>`, `#/results/<runId>`):
  * a static host serves every one of them from the same index.html, a reload keeps the screen, and the
  * query string (`?hub=`, `?model=`) stays as it is. Pure functions, so Node tests can check them.
  */
@@ -12,9 +12,11 @@ export type Route =
   | { screen: 'features'; runId?: string }
   | { screen: 'feature'; runId: string; feature: number }
   /** Explaining the features of one cache, or (no runId) the list of caches to pick from. */
-  | { screen: 'explain'; runId?: string };
+  | { screen: 'explain'; runId?: string }
+  /** The scores of one cache's runs (metrics, charts, exports, imports), or (no runId) the list of caches to pick from. */
+  | { screen: 'results'; runId?: string };
 
-export type Screen = 'setup' | 'cache' | 'features' | 'explain';
+export type Screen = 'setup' | 'cache' | 'features' | 'explain' | 'results';
 
 export const DEFAULT_ROUTE: Route = { screen: 'setup' };
 
@@ -30,6 +32,7 @@ export function parseRoute(hash: string): Route {
   });
   if (screen === 'cache' && parts.length === 1) return { screen: 'cache' };
   if (screen === 'explain') return runId && parts.length === 2 ? { screen: 'explain', runId } : { screen: 'explain' };
+  if (screen === 'results') return runId && parts.length === 2 ? { screen: 'results', runId } : { screen: 'results' };
   if (screen === 'features') {
     if (!runId) return { screen: 'features' };
     if (feature === undefined) return { screen: 'features', runId };
@@ -50,7 +53,8 @@ export function formatRoute(route: Route): string {
     case 'feature':
       return `#/features/${encodeURIComponent(route.runId)}/${route.feature}`;
     case 'explain':
-      return route.runId === undefined ? '#/explain' : `#/explain/${encodeURIComponent(route.runId)}`;
+    case 'results':
+      return route.runId === undefined ? `#/${route.screen}` : `#/${route.screen}/${encodeURIComponent(route.runId)}`;
   }
 }
 

@@ -22,19 +22,32 @@ describe('routes', () => {
     ['#/nowhere', { screen: 'setup' }],
     ['#/cache/more', { screen: 'setup' }],
     ['#/features/%E0%A4%A/3', { screen: 'feature', runId: '%E0%A4%A', feature: 3 }],
+    ['#/explain', { screen: 'explain' }],
+    ['#/explain/cache-abc-12', { screen: 'explain', runId: 'cache-abc-12' }],
+    ['#/results', { screen: 'results' }],
+    ['#/results/', { screen: 'results' }],
+    ['#/results/cache-abc-12', { screen: 'results', runId: 'cache-abc-12' }],
+    ['#/results/a%2Fb%20c', { screen: 'results', runId: 'a/b c' }],
+    ['#/results/cache-abc-12/3', { screen: 'results' }],
   ])('%s', (hash, route) => {
     expect(parseRoute(hash)).toEqual(route);
   });
 
   test('formatting and parsing agree, and ids are escaped', () => {
-    const routes: Route[] = [{ screen: 'setup' }, { screen: 'cache' }, { screen: 'features' }, { screen: 'features', runId: 'a/b c#d' }, { screen: 'feature', runId: 'a/b c#d', feature: 42 }];
+    const routes: Route[] = [
+      { screen: 'setup' }, { screen: 'cache' }, { screen: 'features' }, { screen: 'features', runId: 'a/b c#d' }, { screen: 'feature', runId: 'a/b c#d', feature: 42 },
+      { screen: 'explain' }, { screen: 'explain', runId: 'a/b c#d' }, { screen: 'results' }, { screen: 'results', runId: 'a/b c#d' },
+    ];
     for (const route of routes) expect(parseRoute(formatRoute(route))).toEqual(route);
     expect(formatRoute({ screen: 'feature', runId: 'a/b', feature: 3 })).toBe('#/features/a%2Fb/3');
+    expect(formatRoute({ screen: 'results', runId: 'a/b' })).toBe('#/results/a%2Fb');
+    expect(formatRoute({ screen: 'results' })).toBe('#/results');
   });
 
   test('a feature page belongs to the Features entry', () => {
     expect(screenOf({ screen: 'feature', runId: 'x', feature: 1 })).toBe('features');
     expect(screenOf({ screen: 'cache' })).toBe('cache');
+    expect(screenOf({ screen: 'results', runId: 'x' })).toBe('results');
   });
 });
 
