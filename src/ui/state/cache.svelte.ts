@@ -6,6 +6,7 @@ import * as Comlink from 'comlink';
 import { checkCorpusNumbers, corpusKindOf } from '../../lib/index.ts';
 import type { CacheProgress, CacheRun, ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, Progress } from '../../../workers/engine/api.ts';
 import type { EngineState } from './engine.svelte.ts';
+import { downloadBlob } from './download.ts';
 
 export interface StorageInfo {
   usage: number;
@@ -141,11 +142,7 @@ export class CacheState {
   async exportZip(run: CacheRun): Promise<void> {
     await this.task(async (signal) => {
       const zip = await this.engine.api.exportCache(run.id, 5, Comlink.proxy((progress: Progress) => (this.transfer = progress)), signal);
-      const link = document.createElement('a');
-      link.href = URL.createObjectURL(zip);
-      link.download = `${run.settings.sae.hookName}-${run.id}.zip`;
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+      downloadBlob(zip, `${run.settings.sae.hookName}-${run.id}.zip`);
     });
   }
 

@@ -13,6 +13,7 @@ import {
   type KeyInfo, type ModelInfo,
 } from '../../lib/index.ts';
 import type { CostEstimate, ExplainProgress, InterpApi, LlmConnection, ScoreProgress, ScorerSummary, StoredLlmJob, StoredLlmResult } from '../../../workers/interp/api.ts';
+import { downloadBlob } from './download.ts';
 
 const KEY_STORAGE = 'autointerp.llm-key';
 const ENDPOINT_STORAGE = 'autointerp.llm-endpoint';
@@ -269,11 +270,7 @@ export class ExplainState {
   async exportZip(explainJobId: string, scoreJobId?: string): Promise<void> {
     try {
       const zip = await this.interp.exportResults(explainJobId, scoreJobId);
-      const link = document.createElement('a');
-      link.href = URL.createObjectURL(zip);
-      link.download = `autointerp-results-${explainJobId}.zip`;
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+      downloadBlob(zip, `autointerp-results-${explainJobId}.zip`);
     } catch (error) {
       this.error = errorMessage(error);
     }
