@@ -4,16 +4,43 @@
  * that would be explained, and the numbers as the table writes them. Pure functions, tested in Node.
  */
 
-export type SortKey = 'index' | 'density' | 'windows' | 'max' | 'mean';
+/** A score column sorts under `score:<scorer>` (e.g. `score:detection`). */
+export type ScoreSortKey = `score:${string}`;
+export type SortKey = 'index' | 'density' | 'windows' | 'max' | 'mean' | ScoreSortKey;
 export type SortDirection = 'asc' | 'desc';
 
-/** The columns these functions read (a FeatureTable has them). */
+export const scoreSortKey = (scorer: string): ScoreSortKey => `score:${scorer}`;
+/** The scorer a key sorts by, or undefined for the statistics' keys. */
+export const scorerOfSortKey = (key: SortKey): string | undefined => (key.startsWith('score:') ? key.slice('score:'.length) : undefined);
+
+/** One scorer's headline score per feature (FeatureScoreColumns has them): NaN where none or undefined, `scored` 1 where scored. */
+export interface ScoreColumn {
+  scorer: string;
+  values: Float32Array;
+  scored: Uint8Array;
+}
+
+/** The explanations as the filters read them: which features have one, and the text lower-cased for the search. */
+export interface ExplanationColumn {
+  /** 1 where the feature has an explanation. */
+  has: Uint8Array;
+  /** The explained features, ascending... */
+  features: Uint32Array;
+  /** ... and their explanations lower-cased, in the same order. */
+  lowered: string[];
+}
+
+/** The columns these functions read (a FeatureTable has the first five; scores and explanations come later). */
 export interface FeatureColumns {
   width: number;
   nnz: Uint32Array;
   windows: Uint32Array;
   max: Float32Array;
   mean: Float32Array;
+  /** The density's denominator (a density filter needs it). */
+  nTokens?: number;
+  scores?: readonly ScoreColumn[];
+  explained?: ExplanationColumn;
 }
 
 export interface FeatureFilter {
@@ -21,41 +48,126 @@ export interface FeatureFilter {
   hideDead?: boolean;
   /** Keep only features with at least this many activating windows (those that would be explained). */
   minWindows?: number;
+  /** Density bounds as shares of the tokens (0..1), both inclusive; a bound left out is open. */
+  density?: { min?: number | undefined; max?: number | undefined };
+  /** true: only features with an explanation; false: only those without. */
+  explained?: boolean;
+  /** Case-insensitive substring of the explanation (blank: no search); features without one never match. */
+  search?: string;
+  /** A scorer's headline score within [min, max]; unscored and undefined scores never pass a bound. */
+  score?: { scorer: string; min?: number | undefined; max?: number | undefined };
 }
 
-/** The column a key sorts by (density sorts as the non-zero count: the denominator is the same for all). */
-function column(columns: FeatureColumns, key: Exclude<SortKey, 'index'>): ArrayLike<number> {
-  return key === 'density' ? columns.nnz : columns[key];
+/** Indexes the explanations (newest per feature) for the filters; features at or beyond `width` are left out. */
+export function explanationColumn(explanations: Readonly<Record<number, string>>, width: number): ExplanationColumn {
+  const has = new Uint8Array(width);
+  const features: number[] = [];
+  const lowered: string[] = [];
+  // Integer keys come in ascending order.
+  for (const key of Object.keys(explanations)) {
+    const f = Number(key);
+    if (!(Number.isInteger(f) && f >= 0 && f < width)) continue;
+    has[f] = 1;
+    features.push(f);
+    lowered.push(explanations[f]!.toLowerCase());
+  }
+  return { has, features: Uint32Array.from(features), lowered };
 }
 
-/**
- * Feature indices passing `filter`, sorted by `key` (ties: lower index first, in both directions);
- * NaN (never expected) sorts last.
- */
-export function featureOrder(columns: FeatureColumns, key: SortKey, direction: SortDirection, filter: FeatureFilter = {}): Uint32Array {
+const bound = (value: number | undefined): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+
+/** 1 where the explanation contains `query` (already lower-cased and trimmed). */
+function searchMask(explained: ExplanationColumn | undefined, width: number, query: string): Uint8Array {
+  const mask = new Uint8Array(width);
+  if (!explained) return mask;
+  for (let i = 0; i < explained.features.length; i++) if (explained.lowered[i]!.includes(query)) mask[explained.features[i]!] = 1;
+  return mask;
+}
+
+/** Feature indices passing `filter`, in index order. */
+export function filterFeatures(columns: FeatureColumns, filter: FeatureFilter = {}): Uint32Array {
   const { width, nnz, windows } = columns;
   const minWindows = filter.minWindows ?? 0;
-  let kept = new Uint32Array(width);
+  const nTokens = columns.nTokens ?? 0;
+  const minDensity = bound(filter.density?.min);
+  const maxDensity = bound(filter.density?.max);
+  const byDensity = minDensity !== undefined || maxDensity !== undefined;
+  const noExplanations = new Uint8Array(0);
+  const has = filter.explained === undefined ? undefined : (columns.explained?.has ?? noExplanations);
+  const query = filter.search?.trim().toLowerCase() ?? '';
+  const matches = query ? searchMask(columns.explained, width, query) : undefined;
+  // The scores are float32: a bound typed as 0.6 must meet a score stored as 0.6.
+  const minScore = bound(filter.score?.min) === undefined ? undefined : Math.fround(filter.score!.min!);
+  const maxScore = bound(filter.score?.max) === undefined ? undefined : Math.fround(filter.score!.max!);
+  // A scorer the table has no column of: no feature has its score, so none passes a bound.
+  const scores = filter.score && (minScore !== undefined || maxScore !== undefined)
+    ? (columns.scores?.find((column) => column.scorer === filter.score!.scorer)?.values ?? new Float32Array(0))
+    : undefined;
+
+  const kept = new Uint32Array(width);
   let n = 0;
   for (let f = 0; f < width; f++) {
     if (filter.hideDead && nnz[f] === 0) continue;
     if (minWindows > 0 && (windows[f]! < minWindows || nnz[f] === 0)) continue;
+    if (byDensity) {
+      const density = nTokens > 0 ? nnz[f]! / nTokens : 0;
+      if ((minDensity !== undefined && density < minDensity) || (maxDensity !== undefined && density > maxDensity)) continue;
+    }
+    if (has && (has[f] === 1) !== filter.explained) continue;
+    if (matches && matches[f] !== 1) continue;
+    if (scores) {
+      const score = scores[f];
+      // undefined (beyond the column) and NaN fail both comparisons.
+      if (score === undefined || Number.isNaN(score)) continue;
+      if ((minScore !== undefined && score < minScore) || (maxScore !== undefined && score > maxScore)) continue;
+    }
     kept[n++] = f;
   }
-  kept = kept.subarray(0, n);
-  if (key === 'index') return direction === 'asc' ? kept : kept.reverse();
-  const values = column(columns, key);
+  return kept.subarray(0, n);
+}
+
+/** The column a key sorts by (density sorts as the non-zero count: the denominator is the same for all); undefined for a score column the table lacks. */
+function sortColumn(columns: FeatureColumns, key: Exclude<SortKey, 'index'>): ArrayLike<number> | undefined {
+  const scorer = scorerOfSortKey(key);
+  if (scorer !== undefined) return columns.scores?.find((column) => column.scorer === scorer)?.values;
+  if (key === 'density') return columns.nnz;
+  return columns[key as 'windows' | 'max' | 'mean'];
+}
+
+/**
+ * `features` (in index order) sorted by `key`; ties by lower index first, in both directions. NaN
+ * (a score that is missing or undefined) goes last in both directions, in index order; a score column
+ * the table lacks leaves the index order.
+ */
+export function sortFeatures(columns: FeatureColumns, features: Uint32Array, key: SortKey, direction: SortDirection): Uint32Array {
+  if (key === 'index') return direction === 'asc' ? features : features.slice().reverse();
+  const values = sortColumn(columns, key);
+  if (!values) return features;
+  const defined = new Uint32Array(features.length);
+  const last = new Uint32Array(features.length);
+  let n = 0;
+  let m = 0;
+  for (let i = 0; i < features.length; i++) {
+    const f = features[i]!;
+    const value = values[f];
+    if (value === undefined || Number.isNaN(value)) last[m++] = f;
+    else defined[n++] = f;
+  }
   const sign = direction === 'asc' ? 1 : -1;
-  return kept.sort((a, b) => {
+  const sorted = defined.subarray(0, n).sort((a, b) => {
     const x = values[a]!;
     const y = values[b]!;
-    if (x !== y) {
-      if (Number.isNaN(x)) return 1;
-      if (Number.isNaN(y)) return -1;
-      return sign * (x - y);
-    }
-    return a - b;
+    return x !== y ? sign * (x - y) : a - b;
   });
+  const out = new Uint32Array(n + m);
+  out.set(sorted, 0);
+  out.set(last.subarray(0, m), n);
+  return out;
+}
+
+/** Feature indices passing `filter`, sorted by `key` (see sortFeatures). */
+export function featureOrder(columns: FeatureColumns, key: SortKey, direction: SortDirection, filter: FeatureFilter = {}): Uint32Array {
+  return sortFeatures(columns, filterFeatures(columns, filter), key, direction);
 }
 
 /** Features with at least `minExamples` activating windows (and any activation): those that would be explained. */
@@ -79,4 +191,9 @@ export function formatActivation(value: number): string {
   if (magnitude >= 1e-3 && magnitude < 999.5) return value.toPrecision(3).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
   if (magnitude >= 999.5 && magnitude < 1e9) return Math.round(value).toLocaleString('en-US');
   return value.toExponential(2);
+}
+
+/** A score or metric with two decimals; "n/a" where it is undefined (null, NaN), never 0. */
+export function formatScore(value: number | null | undefined): string {
+  return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(2) : 'n/a';
 }

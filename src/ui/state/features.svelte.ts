@@ -10,10 +10,10 @@ import * as Comlink from 'comlink';
 import { errorCode, errorMessage, type WindowKind } from '../../lib/index.ts';
 import { registerTransferHandlers } from '../../../workers/comlink-handlers.ts';
 import type { FeatureDirections } from '../../../workers/engine/api.ts';
-import type { CacheRun, FeaturePageView, FeatureTable, InterpApi, Progress } from '../../../workers/interp/api.ts';
+import type { CacheRun, FeaturePageView, FeatureScoreColumns, FeatureTable, InterpApi, Progress } from '../../../workers/interp/api.ts';
 import { PolicyWorker } from '../content-security-policy.ts';
 import type { EngineState } from './engine.svelte.ts';
-import { countQualifying, featureOrder, type SortDirection, type SortKey } from './feature-order.ts';
+import { countQualifying, explanationColumn, featureOrder, type ExplanationColumn, type FeatureFilter, type SortDirection, type SortKey } from './feature-order.ts';
 
 /** Logit effects and similar features of the feature on screen, or why there are none. */
 export type DirectionsState =
@@ -28,6 +28,30 @@ export interface RecordSettings {
   exampleCtx?: number;
   windows: WindowKind;
 }
+
+/** The table's filters as the filter bar edits them (numbers left empty are null: that bound is open). */
+export interface TableFilters {
+  /** Leave out features that never fire. */
+  hideDead: boolean;
+  /** Show only the features that would be explained (at least minExamples windows). */
+  onlyQualifying: boolean;
+  /** Density bounds in percent of the tokens. */
+  minDensity: number | null;
+  maxDensity: number | null;
+  explained: 'any' | 'yes' | 'no';
+  /** The scorer whose score range applies; undefined (or one the table lacks): the table's first. */
+  scorer: string | undefined;
+  minScore: number | null;
+  maxScore: number | null;
+  /** Searched in the explanations, case-insensitively. */
+  search: string;
+}
+
+const NO_FILTERS: Readonly<TableFilters> = Object.freeze({
+  hideDead: false, onlyQualifying: false, minDensity: null, maxDensity: null, explained: 'any', scorer: undefined, minScore: null, maxScore: null, search: '',
+});
+
+const finiteOrUndefined = (value: number | null): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
 /** How many tokens each list of logit effects shows, and how many similar features. */
 const DIRECTIONS_K = 10;
@@ -51,33 +75,48 @@ export class FeaturesState {
 
   sortKey = $state<SortKey>('max');
   sortDirection = $state<SortDirection>('desc');
-  /** Leave out features that never fire. */
-  get hideDead(): boolean {
-    return this.filters.hideDead;
+  private filters = $state<TableFilters>({ ...NO_FILTERS });
+  /** The filters as set (change them with setFilter). */
+  get filter(): Readonly<TableFilters> {
+    return this.filters;
   }
-  set hideDead(value: boolean) {
-    this.filters.hideDead = value;
-    this.scrollTop = 0;
-  }
-  /** Show only the features that would be explained (at least minExamples windows). */
-  get onlyQualifying(): boolean {
-    return this.filters.onlyQualifying;
-  }
-  set onlyQualifying(value: boolean) {
-    this.filters.onlyQualifying = value;
-    this.scrollTop = 0;
-  }
-  private filters = $state({ hideDead: false, onlyQualifying: false });
+  /** Whether any filter is set (the scorer chosen for a range is none on its own). */
+  readonly filtered = $derived(Object.entries(NO_FILTERS).some(([key, value]) => key !== 'scorer' && this.filters[key as keyof TableFilters] !== value));
   /** delphi's min_examples: features with fewer activating windows are not explained. */
   minExamples = $state<number | null>(200);
   /** Where the table was scrolled to, so that coming back from a feature page finds the same rows. */
   scrollTop = $state(0);
 
+  /**
+   * Each feature's newest explanation and score per scorer, over the cache's explain and score runs
+   * (loaded whenever a table opens: runs may have been made since). For the table shown only.
+   */
+  scores = $state.raw<FeatureScoreColumns | undefined>();
+  /** Why the scores could not be read; the table shows without them. */
+  scoresError = $state<string | undefined>();
+  private scoresRequest = 0;
+  /** The score columns of the table on screen, in the order detection, fuzzing, simulation. */
+  readonly scoreColumns = $derived(this.scores && this.scores.runId === this.table?.runId ? this.scores.scores : []);
+  readonly explanations = $derived<Readonly<Record<number, string>>>(this.scores && this.scores.runId === this.table?.runId ? this.scores.explanations : {});
+  private readonly explained = $derived<ExplanationColumn | undefined>(this.table ? explanationColumn(this.explanations, this.table.width) : undefined);
+  /** The scorer the score range applies to: the one chosen, or the table's first. */
+  readonly rangeScorer = $derived(this.scoreColumns.find((column) => column.scorer === this.filters.scorer)?.scorer ?? this.scoreColumns[0]?.scorer);
+
   /** Feature indices in table order, after the filters. */
   readonly order = $derived.by(() => {
     const table = this.table;
     if (!table) return new Uint32Array(0);
-    return featureOrder(table, this.sortKey, this.sortDirection, { hideDead: this.hideDead, minWindows: this.onlyQualifying ? this.minExamplesValue : 0 });
+    const f = this.filters;
+    const percent = (value: number | null) => (finiteOrUndefined(value) === undefined ? undefined : value! / 100);
+    const filter: FeatureFilter = {
+      hideDead: f.hideDead,
+      minWindows: f.onlyQualifying ? this.minExamplesValue : 0,
+      density: { min: percent(f.minDensity), max: percent(f.maxDensity) },
+      search: f.search,
+      ...(f.explained === 'any' ? {} : { explained: f.explained === 'yes' }),
+      ...(this.rangeScorer ? { score: { scorer: this.rangeScorer, min: finiteOrUndefined(f.minScore), max: finiteOrUndefined(f.maxScore) } } : {}),
+    };
+    return featureOrder({ ...table, scores: this.scoreColumns, ...(this.explained ? { explained: this.explained } : {}) }, this.sortKey, this.sortDirection, filter);
   });
   readonly qualifying = $derived(this.table ? countQualifying(this.table, this.minExamplesValue) : 0);
 
@@ -119,6 +158,18 @@ export class FeaturesState {
     }
   }
 
+  /** Changes one filter; the table goes back to its top (the rows there are others now). */
+  setFilter<K extends keyof TableFilters>(key: K, value: TableFilters[K]): void {
+    this.filters[key] = value;
+    this.scrollTop = 0;
+  }
+
+  /** Clears every filter. */
+  resetFilters(): void {
+    this.filters = { ...NO_FILTERS };
+    this.scrollTop = 0;
+  }
+
   /** Sorts by `key`: a second click on the same column reverses the order. */
   sortBy(key: SortKey): void {
     if (this.sortKey === key) this.sortDirection = this.sortDirection === 'asc' ? 'desc' : 'asc';
@@ -136,6 +187,7 @@ export class FeaturesState {
   async openTable(runId: string, options: { force?: boolean } = {}): Promise<void> {
     const request = ++this.tableRequest;
     void this.refreshRuns();
+    void this.loadScores(runId);
     if (this.tableRunId !== runId) this.scrollTop = 0;
     this.tableRunId = runId;
     this.tableError = undefined;
@@ -169,6 +221,19 @@ export class FeaturesState {
         this.tableProgress = undefined;
       }
       if (this.tableControl === control) this.tableControl = undefined;
+    }
+  }
+
+  /** Reads the explanations and scores of `runId`'s features (the newest request wins). */
+  private async loadScores(runId: string): Promise<void> {
+    const request = ++this.scoresRequest;
+    if (this.scores?.runId !== runId) this.scores = undefined;
+    this.scoresError = undefined;
+    try {
+      const scores = await this.api.featureScores(runId);
+      if (request === this.scoresRequest) this.scores = scores;
+    } catch (error) {
+      if (request === this.scoresRequest) this.scoresError = `The explanations and scores could not be read: ${errorMessage(error)}`;
     }
   }
 
