@@ -1,0 +1,96 @@
+/**
+ * The offline demo as a user meets it: the app and the demo LLM served as `npm start` serves them, a
+ * browser with empty storage, and the whole flow clicked through (scripts/walkthrough.ts) to an exported
+ * delphi zip, with a screenshot of every screen in test-results/walkthrough/. Then a reload: deep links
+ * and what was made come back from IndexedDB, and your own text links to the cache's feature pages.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startAppServers, type AppServers } from '../../scripts/servers/app-server.ts';
+import { interp, walkThrough } from '../../scripts/walkthrough.ts';
+import { readDelphiResultsZip } from '../../src/lib/index.ts';
+import { launch, type Browser } from './harness.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const shots = resolve(root, 'test-results/walkthrough');
+let servers: AppServers;
+let browser: Browser;
+
+beforeAll(async () => {
+  // The site the global setup built, served with the demo LLM on the next port, as `npm start` does.
+  servers = await startAppServers({ root: resolve(root, process.env.TEST_DIST ?? 'dist'), llmLatencyMs: 0 });
+  expect(servers.llm).toBeDefined();
+  browser = await launch();
+  browser.page.setDefaultTimeout(60_000);
+  await browser.page.setViewportSize({ width: 1280, height: 800 });
+  rmSync(shots, { recursive: true, force: true });
+  mkdirSync(shots, { recursive: true });
+});
+afterAll(async () => {
+  await browser?.close();
+  await servers?.close();
+});
+
+test('the demo, from empty storage to an exported delphi zip, by clicking and typing; every screen photographed', async () => {
+  const { page } = browser;
+  await page.goto(servers.site.url);
+  expect(await page.evaluate(async () => (await indexedDB.databases()).length)).toBe(0);
+  const names: string[] = [];
+  const { runId, feature, download } = await walkThrough(page, {
+    shot: async (name) => {
+      names.push(name);
+      await page.screenshot({ path: join(shots, name), fullPage: true });
+    },
+  });
+  // Labelled as a demo wherever it is one.
+  expect(await page.getByTestId('demo-banner').textContent()).toMatch(/Demo.*canned answers/s);
+  expect(names).toEqual(['setup.png', 'cache.png', 'features.png', 'feature.png', 'explain.png', 'feature-scores.png', 'results.png']);
+  for (const name of names) expect(statSync(join(shots, name)).size).toBeGreaterThan(10_000);
+
+  // The zip holds every explanation of the run and the judgements of every scored feature.
+  const path = join(shots, 'results.zip');
+  await download.saveAs(path);
+  const back = await readDelphiResultsZip(new Blob([new Uint8Array(readFileSync(path))]));
+  const [explainJob] = await interp<any[]>(page, 'explainJobs', runId);
+  const [scoreJob] = await interp<any[]>(page, 'scoreJobs', runId);
+  const explained = (await interp<any[]>(page, 'explanations', explainJob.id)).filter((r) => typeof r.result.explanation === 'string');
+  const scored = await interp<any[]>(page, 'scoreResults', scoreJob.id);
+  expect(explained.length).toBeGreaterThan(3);
+  expect(back.filter((r) => r.explanation).map((r) => [r.feature, r.explanation])).toEqual(explained.map((r) => [r.feature, r.result.explanation]));
+  for (const { feature: f, result } of scored) {
+    const read = back.find((r) => r.feature === f)!;
+    expect(read.scores.detection!.map((e) => e.correct)).toEqual(result.scores.detection.examples.map((e: any) => e.correct));
+    expect(read.scores.fuzzing!.map((e) => e.prediction)).toEqual(result.scores.fuzzing.examples.map((e: any) => e.prediction));
+  }
+  expect(browser.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
+
+  // A reload at a deep link: the results and the feature page come back from IndexedDB.
+  await page.goto(`${servers.site.url}#/results/${encodeURIComponent(runId)}`);
+  await page.locator('[data-testid="results-metrics-row"]').first().waitFor();
+  expect(await page.getByTestId('nav-results').getAttribute('aria-current')).toBe('page');
+  await page.reload();
+  await page.locator('[data-testid="results-metrics-row"]').first().waitFor();
+  await page.goto(`${servers.site.url}#/features/${encodeURIComponent(runId)}/${feature}`);
+  await page.getByTestId('feature-top-examples').waitFor();
+
+  // Your own text, linked to the features' pages in the cache just made (the model loads from the browser's files).
+  await page.getByTestId('nav-setup').click();
+  await page.getByTestId('model-preset').selectOption({ label: 'Tiny GPT-2 (demo, bundled with this app)' });
+  await page.getByTestId('model-load').click();
+  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await page.getByTestId('sae-demo').click();
+  await page.getByTestId('sae-use').click();
+  await page.getByTestId('sae-ready').waitFor();
+  await page.getByTestId('sample-text').fill('The cat sat on the mat, and the dog barked at the cat.');
+  await page.getByTestId('sample-encode').click();
+  await page.getByTestId('try-feature-link').first().waitFor();
+  const strongest = page.getByTestId('try-strongest-feature').first();
+  const picked = await strongest.getAttribute('data-feature');
+  await strongest.click();
+  await page.getByTestId('sample').screenshot({ path: join(shots, 'try.png') });
+  await page.getByTestId('try-feature-page').click();
+  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${picked}`);
+  expect(page.url()).toContain(`#/features/${encodeURIComponent(runId)}/${picked}`);
+  expect(existsSync(join(shots, 'try.png'))).toBe(true);
+});
