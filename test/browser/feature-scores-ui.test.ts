@@ -286,7 +286,7 @@ test('a feature\'s page shows each score run with every judgement, and "only mis
       mark: r.correct ? '✓' : '✗',
       wrong: r.correct === false,
       verdict: r.prediction! >= 0.5 ? 'fits' : 'does not fit',
-      truth: r.activating ? `quantile ${r.distance}` : 'not active',
+      truth: r.activating ? `quantile ${r.distance + 1}` : 'not active',
     })));
   }
   // Detection's AUC from the probabilities: 14 of the 16 (activating, non-activating) pairs are ordered right.

@@ -84,7 +84,7 @@ test('rows longer than the model\'s 1024 positions are refused where they are ch
   expect(codes.cache).toMatch(/^model\/too-long/);
   expect(codes.encode).toMatch(/^model\/too-long/);
   expect(codes.fits).toBe('accepted');
-  await page.getByLabel('Text to encode').fill('many words '.repeat(600));
+  await page.getByLabel('Your text').fill('many words '.repeat(600));
   await page.getByTestId('sample-encode').click();
   await page.getByTestId('sample-error').waitFor();
   expect(await page.getByTestId('sample-error').textContent()).toMatch(/reads at most 1,024 at once/);

@@ -73,6 +73,16 @@ test('the demo, from empty storage to an exported delphi zip, by clicking and ty
   await page.locator('[data-testid="results-metrics-row"]').first().waitFor();
   await page.goto(`${servers.site.url}#/features/${encodeURIComponent(runId)}/${feature}`);
   await page.getByTestId('feature-top-examples').waitFor();
+  // A scored feature's page lists its first 20 judgements per scorer, all of them on request.
+  const first = scored.reduce((a, b) => (b.result.scores.detection.examples.length > a.result.scores.detection.examples.length ? b : a));
+  const judged = first.result.scores.detection.examples.length;
+  expect(judged).toBeGreaterThan(20);
+  await page.goto(`${servers.site.url}#/features/${encodeURIComponent(runId)}/${first.feature}`);
+  const detection = page.locator('[data-testid="feature-score-result"][data-scorer="detection"]');
+  await detection.getByTestId('feature-judgement').first().waitFor();
+  expect(await detection.getByTestId('feature-judgement').count()).toBe(20);
+  await detection.getByTestId('feature-judgements-more').click();
+  expect(await detection.getByTestId('feature-judgement').count()).toBe(judged);
 
   // Your own text, linked to the features' pages in the cache just made (the model loads from the browser's files).
   await page.getByTestId('nav-setup').click();
