@@ -30,6 +30,7 @@ import { computeFeatureStats, forEachFeatureRecord, memoryCacheReader, synthetic
 import { launch } from '../scripts/chromium.ts';
 import { benchLlmConcurrency } from './llm-concurrency.ts';
 import { benchScorers } from './scorers.ts';
+import { benchFeaturesTable } from './table.ts';
 import { startStaticServer } from '../scripts/servers/static-server.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -208,8 +209,8 @@ async function recordsBench(): Promise<Record<string, unknown>> {
 }
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' } } });
-if (args.only !== undefined && !['engine', 'records', 'llm', 'scorers'].includes(args.only)) {
-  console.error(`--only: "${args.only}" is not one of engine, records, llm, scorers.`);
+if (args.only !== undefined && !['engine', 'records', 'llm', 'scorers', 'table'].includes(args.only)) {
+  console.error(`--only: "${args.only}" is not one of engine, records, llm, scorers, table.`);
   process.exit(2);
 }
 const resultsFile = join(root, 'bench/results.json');
@@ -220,6 +221,10 @@ if (part('engine')) Object.assign(figures, await engineBench());
 if (part('records')) Object.assign(figures, await recordsBench());
 if (part('llm')) Object.assign(figures, await benchLlmConcurrency());
 if (part('scorers')) Object.assign(figures, await benchScorers());
+if (part('table')) {
+  if (!existsSync(join(root, 'dist/index.html')) || process.env.BENCH_BUILD !== '0') execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: root, stdio: 'inherit' });
+  Object.assign(figures, await benchFeaturesTable(root, join(root, 'dist')));
+}
 writeFileSync(resultsFile, `${JSON.stringify(figures, null, 2)}\n`);
 console.log('wrote bench/results.json');
 

@@ -7,7 +7,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { delphiConfig, encodeDelphiConfig, encodeDelphiSplit, splitFileName, splitRanges, ZipWriter } from '../../src/lib/index.ts';
+import { wideDelphiZip } from '../../scripts/fixtures/wide-cache.ts';
 import { goto, launch, makeCache, type Browser } from './harness.ts';
 
 let browser: Browser;
@@ -248,34 +248,11 @@ test('the features of a cache that does not exist: the error is shown and stays'
   expect(await page.getByTestId('features-cache-link').count()).toBeGreaterThan(0);
 });
 
-/** A delphi cache with 131072 features (a few hundred alive), as a zip the Cache screen imports. */
-async function wideDelphiZip(): Promise<Buffer> {
-  const width = 131072;
-  const nRows = 8;
-  const ctx = 16;
-  const tokens = Uint32Array.from({ length: nRows * ctx }, (_, i) => (i * 31 + 7) % 4096);
-  const entries: { row: number; position: number; feature: number; value: number }[] = [];
-  for (let t = 0; t < nRows * ctx; t++) {
-    for (let j = 0; j < 4; j++) entries.push({ row: Math.floor(t / ctx), position: t % ctx, feature: (t * 977 + j * 32771) % width, value: 1 + ((t * 13 + j * 7) % 50) / 10 });
-  }
-  const zip = new ZipWriter({ date: new Date(0) });
-  await zip.add('wide/layers.9/config.json', encodeDelphiConfig(delphiConfig({ modelName: 'autointerp-test/tiny-gpt2', ctx, nTokens: nRows * ctx, nSplits: 2 })));
-  for (const range of splitRanges(width, 2)) {
-    const mine = entries.filter((e) => e.feature >= range.start && e.feature <= range.end);
-    await zip.add(`wide/layers.9/${splitFileName(range)}`, encodeDelphiSplit({
-      ...range, tokens, nRows, ctx,
-      rows: Uint32Array.from(mine, (e) => e.row), positions: Uint32Array.from(mine, (e) => e.position),
-      features: Uint32Array.from(mine, (e) => e.feature), values: Float32Array.from(mine, (e) => e.value),
-    }));
-  }
-  return Buffer.from(await zip.finish().arrayBuffer());
-}
-
 test('131072 features: the table renders only the rows in view, sorts and scrolls to the last one', async () => {
   const { page } = browser;
   await page.goto(`${new URL(page.url()).origin}/#/cache`);
   await page.getByTestId('view-cache').waitFor();
-  await page.getByTestId('cache-import-zip').setInputFiles({ name: 'wide.zip', mimeType: 'application/zip', buffer: await wideDelphiZip() });
+  await page.getByTestId('cache-import-zip').setInputFiles({ name: 'wide.zip', mimeType: 'application/zip', buffer: Buffer.from(await (await wideDelphiZip()).arrayBuffer()) });
   const row = page.getByTestId('cache-list').locator('tbody tr', { hasText: 'layers.9' });
   // The first opening runs the statistics pass, with progress and a Cancel button: cancelled, it says so
   // and stays; Try again computes them.

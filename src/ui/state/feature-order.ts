@@ -1,6 +1,6 @@
 /**
  * The features table's order and filters over typed-array columns: an index array sorted by a column
- * (no object per feature, so 131072 features sort in tens of milliseconds), the count of features
+ * (no object per feature; a radix sort, so 131072 features sort in a few milliseconds), the count of features
  * that would be explained, and the numbers as the table writes them. Pure functions, tested in Node.
  */
 
@@ -153,16 +153,60 @@ export function sortFeatures(columns: FeatureColumns, features: Uint32Array, key
     if (value === undefined || Number.isNaN(value)) last[m++] = f;
     else defined[n++] = f;
   }
-  const sign = direction === 'asc' ? 1 : -1;
-  const sorted = defined.subarray(0, n).sort((a, b) => {
-    const x = values[a]!;
-    const y = values[b]!;
-    return x !== y ? sign * (x - y) : a - b;
-  });
+  // One unsigned key per feature that orders as the values do (reversed for descending); a stable radix
+  // sort over the keys keeps equal values in index order. 131072 features sort in a few milliseconds,
+  // where a comparator sort takes a frame or three.
+  const keys = new Uint32Array(n);
+  const integers = values instanceof Uint32Array || values instanceof Uint16Array || values instanceof Uint8Array;
+  for (let i = 0; i < n; i++) {
+    const value = values[defined[i]!]!;
+    const ordered = integers ? value : orderedBits(value);
+    keys[i] = direction === 'asc' ? ordered : (0xffffffff - ordered) >>> 0;
+  }
   const out = new Uint32Array(n + m);
-  out.set(sorted, 0);
+  out.set(radixSort(defined.subarray(0, n), keys), 0);
   out.set(last.subarray(0, m), n);
   return out;
+}
+
+const float = new Float32Array(1);
+const floatBits = new Uint32Array(float.buffer);
+
+/** The bits of a float32 as an unsigned integer that orders as the floats do (-0 as +0; not NaN). */
+function orderedBits(value: number): number {
+  float[0] = value === 0 ? 0 : value;
+  const bits = floatBits[0]!;
+  return bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+}
+
+/** `items` ordered by `keys` (one per item), stable: two passes of 16 bits, a pass skipped when every key shares its digit. */
+function radixSort(items: Uint32Array<ArrayBuffer>, keys: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> {
+  const n = items.length;
+  let from = items;
+  let fromKeys = keys;
+  let to = new Uint32Array(n);
+  let toKeys = new Uint32Array(n);
+  const starts = new Uint32Array(65536);
+  for (const shift of [0, 16]) {
+    starts.fill(0);
+    for (let i = 0; i < n; i++) starts[(fromKeys[i]! >>> shift) & 0xffff]!++;
+    if (n === 0 || starts[(fromKeys[0]! >>> shift) & 0xffff] === n) continue;
+    let sum = 0;
+    for (let digit = 0; digit < 65536; digit++) {
+      const count = starts[digit]!;
+      starts[digit] = sum;
+      sum += count;
+    }
+    for (let i = 0; i < n; i++) {
+      const key = fromKeys[i]!;
+      const at = starts[(key >>> shift) & 0xffff]!++;
+      to[at] = from[i]!;
+      toKeys[at] = key;
+    }
+    [from, to] = [to, from === items ? new Uint32Array(n) : from];
+    [fromKeys, toKeys] = [toKeys, fromKeys === keys ? new Uint32Array(n) : fromKeys];
+  }
+  return from;
 }
 
 /** Feature indices passing `filter`, sorted by `key` (see sortFeatures). */
@@ -176,6 +220,11 @@ export function countQualifying(columns: Pick<FeatureColumns, 'width' | 'nnz' | 
   for (let f = 0; f < columns.width; f++) if (columns.windows[f]! >= minExamples && columns.nnz[f]! > 0) count++;
   return count;
 }
+
+const COUNT = new Intl.NumberFormat('en-US');
+
+/** A count with thousands separators (one formatter for every row: toLocaleString makes one per call). */
+export const formatCount = (value: number): string => COUNT.format(value);
 
 /** A share (0..1) as the table shows it: a percentage down to 0.01 %, below that in scientific notation. */
 export function formatDensity(density: number): string {

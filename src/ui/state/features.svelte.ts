@@ -13,7 +13,7 @@ import type { FeatureDirections } from '../../../workers/engine/api.ts';
 import type { CacheRun, FeaturePageView, FeatureScoreColumns, FeatureTable, InterpApi, Progress } from '../../../workers/interp/api.ts';
 import { PolicyWorker } from '../content-security-policy.ts';
 import type { EngineState } from './engine.svelte.ts';
-import { countQualifying, explanationColumn, featureOrder, type ExplanationColumn, type FeatureFilter, type SortDirection, type SortKey } from './feature-order.ts';
+import { countQualifying, explanationColumn, filterFeatures, sortFeatures, type ExplanationColumn, type FeatureColumns, type FeatureFilter, type SortDirection, type SortKey } from './feature-order.ts';
 
 /** Logit effects and similar features of the feature on screen, or why there are none. */
 export type DirectionsState =
@@ -102,10 +102,12 @@ export class FeaturesState {
   /** The scorer the score range applies to: the one chosen, or the table's first. */
   readonly rangeScorer = $derived(this.scoreColumns.find((column) => column.scorer === this.filters.scorer)?.scorer ?? this.scoreColumns[0]?.scorer);
 
-  /** Feature indices in table order, after the filters. */
-  readonly order = $derived.by(() => {
-    const table = this.table;
-    if (!table) return new Uint32Array(0);
+  /** Everything the order reads: the statistics, the score columns, the explanations. */
+  private readonly columns = $derived<FeatureColumns | undefined>(this.table ? { ...this.table, scores: this.scoreColumns, ...(this.explained ? { explained: this.explained } : {}) } : undefined);
+  /** The features passing the filters, in index order: a new sort does not filter again. */
+  private readonly passing = $derived.by(() => {
+    const columns = this.columns;
+    if (!columns) return new Uint32Array(0);
     const f = this.filters;
     const percent = (value: number | null) => (finiteOrUndefined(value) === undefined ? undefined : value! / 100);
     const filter: FeatureFilter = {
@@ -116,8 +118,10 @@ export class FeaturesState {
       ...(f.explained === 'any' ? {} : { explained: f.explained === 'yes' }),
       ...(this.rangeScorer ? { score: { scorer: this.rangeScorer, min: finiteOrUndefined(f.minScore), max: finiteOrUndefined(f.maxScore) } } : {}),
     };
-    return featureOrder({ ...table, scores: this.scoreColumns, ...(this.explained ? { explained: this.explained } : {}) }, this.sortKey, this.sortDirection, filter);
+    return filterFeatures(columns, filter);
   });
+  /** Feature indices in table order, after the filters. */
+  readonly order = $derived(this.columns ? sortFeatures(this.columns, this.passing, this.sortKey, this.sortDirection) : new Uint32Array(0));
   readonly qualifying = $derived(this.table ? countQualifying(this.table, this.minExamplesValue) : 0);
 
   // The feature page.

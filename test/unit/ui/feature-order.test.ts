@@ -164,3 +164,35 @@ describe('scores as the table writes them', () => {
     expect(formatScore(undefined)).toBe('n/a');
   });
 });
+
+describe('the radix sort agrees with a comparator sort', () => {
+  /** The order the table promises: by value (reversed for desc), ties and equal values by index, NaN last by index. */
+  function reference(values: ArrayLike<number>, features: number[], direction: 'asc' | 'desc'): number[] {
+    const sign = direction === 'asc' ? 1 : -1;
+    return [...features].sort((a, b) => {
+      const [x, y] = [values[a]!, values[b]!];
+      if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) === Number.isNaN(y) ? a - b : Number.isNaN(x) ? 1 : -1;
+      return x !== y ? sign * (x - y) : a - b;
+    });
+  }
+
+  test('floats of every sign and size, -0, infinities, duplicates and NaN; counts above 65535; both directions', () => {
+    let seed = 11;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const width = 5000;
+    const specials = [0, -0, Infinity, -Infinity, Number.NaN, 1e-30, -1e-30, 3.5, -3.5, 1e30];
+    const max = Float32Array.from({ length: width }, (_, f) => (f % 7 === 0 ? specials[f % specials.length]! : (next() - 0.5) * 10 ** Math.floor(next() * 8 - 4)));
+    const mean = Float32Array.from({ length: width }, (_, f) => Math.round(next() * 20) / 4); // many equal values
+    const nnz = Uint32Array.from({ length: width }, () => Math.floor(next() * 200_000)); // both 16-bit digits in use
+    const windows = Uint32Array.from({ length: width }, () => Math.floor(next() * 30)); // the high digit the same for all
+    const columns: FeatureColumns = { width, nnz, windows, max, mean, scores: [{ scorer: 'detection', values: max, scored: new Uint8Array(width).fill(1) }] };
+    const features = Uint32Array.from({ length: width }, (_, f) => f).filter((f) => f % 3 !== 1); // a filtered subset
+    for (const [key, values] of [['max', max], ['mean', mean], ['density', nnz], ['windows', windows], ['score:detection', max]] as const) {
+      for (const direction of ['asc', 'desc'] as const) {
+        const got = Array.from(sortFeatures(columns, features, key, direction));
+        // -0 and +0 are one value: the reference compares them equal, so they tie by index.
+        expect(got, `${key} ${direction}`).toEqual(reference(values, Array.from(features), direction));
+      }
+    }
+  });
+});
