@@ -64,6 +64,29 @@ test('the demo, from empty storage to an exported delphi zip, by clicking and ty
     expect(read.scores.fuzzing!.map((e) => e.prediction)).toEqual(result.scores.fuzzing.examples.map((e: any) => e.prediction));
   }
   expect(browser.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
+  // The navigation marks the steps done.
+  for (const step of ['setup', 'cache', 'explain', 'results']) await page.getByTestId(`nav-done-${step}`).waitFor();
+
+  // Features picked in the table are what the next run explains: here the unexplained ones with the most windows.
+  await page.getByTestId('nav-features').click();
+  await page.getByTestId('filter-explained').selectOption('no');
+  await page.getByTestId('features-hide-dead').check();
+  await page.getByTestId('features-sort-windows').click();
+  const shown = await page.getByTestId('features-shown').textContent();
+  const pickedCount = Number(/^([\d,]+) of/.exec(shown ?? '')![1]!.replace(/,/g, ''));
+  const tableOrder: number[] = await page.evaluate(() => Array.from((globalThis as any).autointerp.features.order as Uint32Array));
+  expect(tableOrder).toHaveLength(pickedCount);
+  await page.getByTestId('features-explain-shown').click();
+  expect(await page.getByTestId('explain-picked').textContent()).toContain(`${pickedCount.toLocaleString('en-US')} features picked in the features table`);
+  await page.getByTestId('explain-max-features').fill('3');
+  await expect.poll(() => page.getByTestId('explain-plan').textContent()).toMatch(/features picked; the first 3 will be explained/);
+  await page.getByTestId('explain-start').click();
+  await expect.poll(async () => (await interp<any[]>(page, 'explainJobs', runId)).length).toBe(2);
+  const pickedJob = (await interp<any[]>(page, 'explainJobs', runId)).at(-1);
+  expect([...pickedJob.features].sort((a: number, b: number) => a - b)).toEqual(tableOrder.slice(0, 3).sort((a, b) => a - b));
+  await page.locator('[data-testid="explain-job"][data-status="done"]').nth(1).waitFor();
+  await page.getByTestId('explain-picked-clear').click();
+  await expect.poll(() => page.getByTestId('explain-plan').textContent()).toMatch(/have at least 5 activating windows/);
 
   // A reload at a deep link: the results and the feature page come back from IndexedDB.
   await page.goto(`${servers.site.url}#/results/${encodeURIComponent(runId)}`);
@@ -103,4 +126,20 @@ test('the demo, from empty storage to an exported delphi zip, by clicking and ty
   await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${picked}`);
   expect(page.url()).toContain(`#/features/${encodeURIComponent(runId)}/${picked}`);
   expect(existsSync(join(shots, 'try.png'))).toBe(true);
+  // And the reverse on its page: the same text, shaded by this feature alone, fires where Setup said it does.
+  const onSetup: number[] = await page.getByTestId('view-setup').getByTestId('try-token').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-activation'))));
+  const card = page.getByTestId('feature-try');
+  await card.getByTestId('sample-text').fill('The cat sat on the mat, and the dog barked at the cat.');
+  await card.getByTestId('sample-encode').click();
+  await expect.poll(() => card.getByTestId('try-tokens').getAttribute('data-feature')).toBe(picked);
+  const onPage: number[] = await card.getByTestId('try-token').evaluateAll((els) => els.map((el) => Number(el.getAttribute('data-activation'))));
+  expect(onPage).toEqual(onSetup);
+  expect(Math.max(...onPage)).toBeGreaterThan(0);
+
+  // Back another day at the site's address: Setup offers to continue on the screen left last.
+  await page.goto(servers.site.url);
+  await page.getByTestId('resume').waitFor();
+  expect(await page.getByTestId('resume').textContent()).toContain(`feature ${picked} of the cache`);
+  await page.getByTestId('resume-link').click();
+  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${picked}`);
 });

@@ -103,7 +103,10 @@ export interface TimingRequest {
 export interface TimingResult {
   tokens: number;
   seconds: number;
+  /** Tokens per second of the median repeat (a slow outlier does not move it). */
   tokensPerSecond: number;
+  /** Seconds of each repeat, in order. */
+  repeats: number[];
 }
 
 export interface StorageTiming {

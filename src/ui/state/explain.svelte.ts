@@ -60,6 +60,10 @@ export class ExplainState {
   qualifying = $state.raw<number[] | undefined>();
   error = $state<string | undefined>();
   scoreJobs = $state.raw<StoredLlmJob[]>([]);
+  /** The Explain form as the user left it. */
+  form = $state<ExplainRequestForm>({ minExamples: 200, maxFeatures: 100, explainer: 'default', concurrency: 8, budget: 1, activationValues: false });
+  /** Features picked in a cache's table for the next run (instead of every feature with enough windows). */
+  picked = $state.raw<{ runId: string; features: number[] } | undefined>();
   /** Metrics of the score job shown, scorer by scorer. */
   scoreSummary = $state.raw<ScorerSummary[]>([]);
   shownScoreJob = $state<string | undefined>();
@@ -159,11 +163,25 @@ export class ExplainState {
     this.results = this.shownJob ? await this.interp.explanations(this.shownJob) : [];
   }
 
-  /** The features a run would explain and what it would cost. */
+  /** Runs of `runId` explain `features` (picked in its table) until the pick is cleared. */
+  pick(runId: string, features: number[]): void {
+    this.picked = { runId, features: [...features] };
+  }
+
+  clearPick(): void {
+    this.picked = undefined;
+  }
+
+  /** The features picked in the table of `runId`, if any. */
+  pickedFor(runId: string): number[] | undefined {
+    return this.picked?.runId === runId ? this.picked.features : undefined;
+  }
+
+  /** The features a run would explain (those picked in the table, else those with enough windows) and what it would cost. */
   async plan(runId: string, form: ExplainRequestForm): Promise<number[]> {
     this.error = undefined;
     try {
-      const all = await this.interp.qualifyingFeatures(runId, form.minExamples);
+      const all = this.pickedFor(runId) ?? (await this.interp.qualifyingFeatures(runId, form.minExamples));
       const features = form.maxFeatures > 0 ? all.slice(0, form.maxFeatures) : all;
       this.qualifying = all;
       const pricing = this.pricing;
