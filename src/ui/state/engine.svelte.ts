@@ -30,6 +30,8 @@ export class EngineState {
   saeError = $state<string | undefined>();
   sample = $state.raw<TokenFeatures[] | undefined>();
   sampleError = $state<string | undefined>();
+  /** The text `sample` is of. */
+  sampleText = $state<string | undefined>();
   /** Something the SAE panel should say that is not an error (e.g. the SAE was released). */
   saeNote = $state<string | undefined>();
 
@@ -181,6 +183,7 @@ export class EngineState {
       if (row.length > limit) throw new Error(`The text is ${row.length.toLocaleString()} tokens; the model reads at most ${limit.toLocaleString()} at once. Shorten it.`);
       const sparse = await this.api.encode([row]);
       const shown = prependBos ? ['<bos>', ...pieces] : pieces;
+      this.sampleText = text;
       this.sample = shown.map((piece, t) => {
         const features = [];
         for (let i = sparse.offsets[t]!; i < sparse.offsets[t + 1]!; i++) features.push({ index: sparse.features[i]!, value: sparse.values[i]! });
