@@ -23,7 +23,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { computeFeatureStats, encodeDelphiSplit, forEachFeatureRecord, memoryCacheReader, splitRanges, syntheticTokens, syntheticTopK } from '../src/lib/index.ts';
+import { computeFeatureStats, delphiNonZerosOf, encodeDelphiSplit, forEachFeatureRecord, memoryCacheReader, splitRanges, syntheticTokens, syntheticTopK } from '../src/lib/index.ts';
 import { benchEngine, ENGINE_PRESETS, GPT2_SMALL, hookOf, SAE_K } from './engine.ts';
 import { benchLlmConcurrency } from './llm-concurrency.ts';
 import { benchScorers } from './scorers.ts';
@@ -46,21 +46,7 @@ function delphiBytes(): Record<string, number> {
   const sparse = syntheticTopK(nTokens, SAE_K, RECORDS_WIDTH, 3);
   let bytes = 0;
   for (const range of splitRanges(RECORDS_WIDTH, 5)) {
-    const rows: number[] = [];
-    const positions: number[] = [];
-    const features: number[] = [];
-    const values: number[] = [];
-    for (let t = 0; t < nTokens; t++) {
-      for (let i = sparse.offsets[t]!; i < sparse.offsets[t + 1]!; i++) {
-        const f = sparse.features[i]!;
-        if (f < range.start || f > range.end) continue;
-        rows.push(Math.floor(t / ctx));
-        positions.push(t % ctx);
-        features.push(f);
-        values.push(sparse.values[i]!);
-      }
-    }
-    bytes += encodeDelphiSplit({ ...range, tokens, nRows, ctx, rows: Uint32Array.from(rows), positions: Uint32Array.from(positions), features: Uint32Array.from(features), values: Float32Array.from(values) }).byteLength;
+    bytes += encodeDelphiSplit({ ...range, tokens, nRows, ctx, ...delphiNonZerosOf(sparse, ctx, range) }).byteLength;
   }
   return { delphi_bytes_per_nonzero: Number((bytes / (nTokens * SAE_K)).toFixed(3)) };
 }

@@ -14,6 +14,7 @@ import {
   delphiCacheReader,
   delphiConfig,
   delphiFiles,
+  delphiNonZerosOf,
   featureRecord,
   jaccardNeighbours,
   minHashSketches,
@@ -54,23 +55,7 @@ beforeAll(async () => {
     tokens,
     nRows: SYN.nRows,
     ctx: SYN.ctx,
-    nonZeros: ({ start, end }: { start: number; end: number }) => {
-      const rows: number[] = [];
-      const positions: number[] = [];
-      const features: number[] = [];
-      const values: number[] = [];
-      for (let t = 0; t < nTokens; t++) {
-        for (let i = sparse.offsets[t]!; i < sparse.offsets[t + 1]!; i++) {
-          const f = sparse.features[i]!;
-          if (f < start || f > end) continue;
-          rows.push(Math.floor(t / SYN.ctx));
-          positions.push(t % SYN.ctx);
-          features.push(f);
-          values.push(sparse.values[i]!);
-        }
-      }
-      return { rows: Uint32Array.from(rows), positions: Uint32Array.from(positions), features: Uint32Array.from(features), values: Float32Array.from(values) };
-    },
+    nonZeros: (range: { start: number; end: number }) => delphiNonZerosOf(sparse, SYN.ctx, range),
   };
   for await (const file of delphiFiles(hook)) {
     mkdirSync(dirname(join(synthetic, file.path)), { recursive: true });

@@ -6,6 +6,7 @@
 import { AppError } from '../../errors.ts';
 import { encodeSafetensors, float32BitsToFloat16Bits } from '../../formats/index.ts';
 import { compareAt, sortOrder } from './order.ts';
+import type { SparseActivations } from '../../types.ts';
 import type { DelphiSplitRange } from './ranges.ts';
 
 /** A split's non-zeros, one entry per (row, position, feature); features are absolute ids. */
@@ -22,6 +23,29 @@ export interface DelphiNonZeros {
  */
 export interface DelphiNonZerosInput extends Omit<DelphiNonZeros, 'values'> {
   values: Float32Array | Uint16Array;
+}
+
+/**
+ * The non-zeros of a split's feature range in token-major activations (the engine's, or synthetic ones):
+ * token t is row `floor(t / ctx)`, position `t % ctx`.
+ */
+export function delphiNonZerosOf(sparse: SparseActivations, ctx: number, range: DelphiSplitRange): DelphiNonZeros {
+  const rows: number[] = [];
+  const positions: number[] = [];
+  const features: number[] = [];
+  const values: number[] = [];
+  const tokens = sparse.offsets.length - 1;
+  for (let t = 0; t < tokens; t++) {
+    for (let i = sparse.offsets[t]!; i < sparse.offsets[t + 1]!; i++) {
+      const f = sparse.features[i]!;
+      if (f < range.start || f > range.end) continue;
+      rows.push(Math.floor(t / ctx));
+      positions.push(t % ctx);
+      features.push(f);
+      values.push(sparse.values[i]!);
+    }
+  }
+  return { rows: Uint32Array.from(rows), positions: Uint32Array.from(positions), features: Uint32Array.from(features), values: Float32Array.from(values) };
 }
 
 export interface DelphiSplitInput extends DelphiNonZerosInput, DelphiSplitRange {

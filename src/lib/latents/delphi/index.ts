@@ -34,7 +34,7 @@
  */
 export { delphiConfig, encodeDelphiConfig, parseDelphiConfig, type DelphiCacheConfig, type DelphiConfigOptions } from './config.ts';
 export { decodeDelphiSplit, type DecodeSplitOptions, type DelphiSplit } from './decode.ts';
-export { encodeDelphiSplit, type DelphiNonZeros, type DelphiNonZerosInput, type DelphiSplitInput } from './encode.ts';
+export { delphiNonZerosOf, encodeDelphiSplit, type DelphiNonZeros, type DelphiNonZerosInput, type DelphiSplitInput } from './encode.ts';
 export { delphiFiles, exportDelphiZip, type DelphiExportOptions, type DelphiExportProgress, type DelphiHookExport, type DelphiOutputFile } from './export.ts';
 export { hashTokens, readDelphiFolder, readDelphiZip, type DelphiHookCache, type DelphiInputFile, type DelphiSplitFile, type ReadDelphiOptions } from './folder.ts';
 export { parseSplitFileName, splitFileName, splitRanges, type DelphiSplitRange } from './ranges.ts';
