@@ -53,18 +53,24 @@ const untaken = (from: number, to: number, taken: Uint8Array): number[] => {
 
 /**
  * `count` ranks drawn by quantiles: from each slice its share of `count`, among ranks not yet
- * `taken` (all of them when a slice has fewer). Marks what it draws as taken.
+ * `taken` (all of them when a slice has fewer). With `fill`, when short slices leave the count unmet
+ * though other ranks are free (a feature with fewer windows than quantiles has empty slices), the
+ * rest is drawn from those; without, a short slice gives what it has, as delphi's sampler does.
+ * Marks what it draws as taken; increasing.
  */
-export function sampleQuantiles(n: number, count: number, nQuantiles: number, prng: Prng, taken: Uint8Array): number[] {
+export function sampleQuantiles(n: number, count: number, nQuantiles: number, prng: Prng, taken: Uint8Array, fill = false): number[] {
   const bounds = quantileBounds(n, nQuantiles);
   const out: number[] = [];
   for (let i = 0; i < nQuantiles; i++) out.push(...drawDistinct(untaken(bounds[i]!, bounds[i + 1]!, taken), shareOf(count, nQuantiles, i), prng));
   for (const rank of out) taken[rank] = 1;
-  return out;
+  if (!fill || out.length >= count) return out;
+  const rest = drawDistinct(untaken(0, n, taken), count - out.length, prng);
+  for (const rank of rest) taken[rank] = 1;
+  return rest.length ? [...out, ...rest].sort((a, b) => a - b) : out;
 }
 
 /** Train ranks of `n` windows in the chosen mode, increasing; marks them taken. */
-export function sampleTrain(n: number, options: Pick<RecordOptions, 'nTrain' | 'trainType' | 'nQuantiles'>, prng: Prng, taken: Uint8Array): number[] {
+export function sampleTrain(n: number, options: Pick<RecordOptions, 'nTrain' | 'trainType' | 'nQuantiles'>, prng: Prng, taken: Uint8Array, fill = false): number[] {
   const { nTrain, nQuantiles } = options;
   const top = (count: number) => {
     const ranks = untaken(0, n, taken).slice(0, count);
@@ -80,10 +86,10 @@ export function sampleTrain(n: number, options: Pick<RecordOptions, 'nTrain' | '
       return ranks;
     }
     case 'quantiles':
-      return sampleQuantiles(n, nTrain, nQuantiles, prng, taken);
+      return sampleQuantiles(n, nTrain, nQuantiles, prng, taken, fill);
     case 'mix': {
       const strongest = top(Math.round(nTrain * MIX_TOP_SHARE));
-      return [...strongest, ...sampleQuantiles(n, nTrain - strongest.length, nQuantiles, prng, taken)].sort((a, b) => a - b);
+      return [...strongest, ...sampleQuantiles(n, nTrain - strongest.length, nQuantiles, prng, taken, fill)].sort((a, b) => a - b);
     }
   }
 }
@@ -91,14 +97,16 @@ export function sampleTrain(n: number, options: Pick<RecordOptions, 'nTrain' | '
 /**
  * Train and test ranks of one feature's `n` windows: train first, then test by quantiles among the
  * rest, each from its own stream of (seed, feature). A feature with fewer windows than both sets ask
- * for shares them in the same proportion (40:50 by default), so that a small cache still leaves test
- * examples to score on while train and test stay disjoint.
+ * for shares them in the same proportion (40:50 by default), drawing past empty quantile slices, so
+ * that a small cache still leaves test examples to score on (two windows: one each) while train and
+ * test stay disjoint.
  */
 export function sampleExamples(n: number, feature: number, options: Pick<RecordOptions, 'nTrain' | 'trainType' | 'nTest' | 'nQuantiles' | 'seed'>): { train: number[]; test: number[] } {
   const wanted = options.nTrain + options.nTest;
   const nTrain = n >= wanted || wanted === 0 ? options.nTrain : Math.min(options.nTrain, Math.max(options.nTrain > 0 ? 1 : 0, Math.round((n * options.nTrain) / wanted)));
+  const few = n < wanted;
   const taken = new Uint8Array(n);
-  const train = sampleTrain(n, { ...options, nTrain }, new Prng(featureSeed(options.seed, feature, STREAMS.train)), taken);
-  const test = sampleQuantiles(n, Math.min(options.nTest, n - train.length), options.nQuantiles, new Prng(featureSeed(options.seed, feature, STREAMS.test)), taken);
+  const train = sampleTrain(n, { ...options, nTrain }, new Prng(featureSeed(options.seed, feature, STREAMS.train)), taken, few);
+  const test = sampleQuantiles(n, Math.min(options.nTest, n - train.length), options.nQuantiles, new Prng(featureSeed(options.seed, feature, STREAMS.test)), taken, few);
   return { train, test };
 }

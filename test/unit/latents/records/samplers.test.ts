@@ -104,14 +104,24 @@ describe('train and test', () => {
           const left = perSlice([...Array(n).keys()], n, 10).map((size, i) => size - perSlice(train, n, 10)[i]!);
           expect(perSlice(test, n, 10)).toEqual(left.map((free) => Math.min(5, free)));
         } else {
-          // Fewer windows than 40 + 50: shared 40:50, so that test examples remain to score on.
-          // (by quantiles, a slice of such a feature may hold no window to draw, so train may come short of its share)
-          expect(train.length, `${trainType} seed ${seed} n ${n}`).toBeLessThanOrEqual(Math.max(1, Math.round((n * 40) / 90)));
-          if (trainType === 'top' || trainType === 'random') expect(train.length).toBe(Math.max(1, Math.round((n * 40) / 90)));
-          expect(test.length).toBeLessThanOrEqual(n - train.length);
-          if (n >= 3) expect(test.length).toBeGreaterThan(0);
+          // Fewer windows than 40 + 50: shared 40:50 (drawing past empty quantile slices), so that test
+          // examples remain to score on; every window is used.
+          expect(train.length, `${trainType} seed ${seed} n ${n}`).toBe(Math.min(n, Math.max(1, Math.round((n * 40) / 90))));
+          expect(test.length, `${trainType} seed ${seed} n ${n}`).toBe(n - train.length);
         }
         if (n >= 200 && trainType !== 'top' && trainType !== 'mix') expect([train.length, test.length]).toEqual([40, 50]);
+      }
+    }
+  });
+
+  test('two or three windows: one for train, the rest for test, in every mode (empty quantile slices are passed over)', () => {
+    for (const trainType of ['quantiles', 'top', 'random', 'mix'] as const) {
+      for (const feature of [0, 1, 2, 3]) {
+        const two = sampleExamples(2, feature, { ...defaults, trainType });
+        expect([two.train.length, two.test.length], `${trainType} ${feature}`).toEqual([1, 1]);
+        expect([...two.train, ...two.test].sort()).toEqual([0, 1]);
+        const three = sampleExamples(3, feature, { ...defaults, trainType });
+        expect([three.train.length, three.test.length]).toEqual([1, 2]);
       }
     }
   });
