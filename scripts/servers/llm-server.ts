@@ -9,10 +9,10 @@
  * gets is decided by RESPONDERS, a table of (recognise, answer) rows tried in order: an explanation
  * prompt (one that asks for `[EXPLANATION]:`) is answered from the marked tokens (the most frequent
  * ones: `[EXPLANATION]: the word "cat" and related words such as "dog"`); a classifier prompt
- * (numbered examples and a request for a list of 0s and 1s) gets 1 where the explanation's words are
- * found in an example (for marked examples: where every marked span shares a word with it); a
- * simulation prompt (lines `token<TAB>unknown`) gets each token back with 10 where it is one of the
- * explanation's words and 0 elsewhere, as lines or as `{"activations": [...]}` JSON. A new scorer's
+ * (numbered examples and a request for a list of 0s and 1s) gets 1 where the explanation's quoted
+ * phrases (else its content words) are found in an example (for marked examples: in every marked
+ * span); a simulation prompt (lines `token<TAB>unknown`) gets each token back with 10 where it holds
+ * one of them and 0 elsewhere, as lines or as `{"activations": [...]}` JSON. A new scorer's
  * prompt is taught to the stand-in by adding one row.
  *
  * Usage: a token per four characters of the messages and of the answer; on the OpenRouter paths a
@@ -133,6 +133,25 @@ function explanationIn(prompt: Prompt): string {
   return /explanation\s*:\s*(.+)/i.exec(text)?.[1] ?? /"([^"]+)"/.exec(text)?.[1] ?? '';
 }
 
+/**
+ * Whether a text fits an explanation, as the stand-in judges: the explanation's quoted phrases (`the
+ * word "cat"`, `"," and "and"`), as whole words or (punctuation) anywhere, when it quotes any; else
+ * its content words.
+ */
+function fitter(explanation: string): (text: string) => boolean {
+  const quoted = [...explanation.matchAll(/"([^"]+)"/g)].map((m) => m[1]!.trim().toLowerCase()).filter((t) => t !== '');
+  if (quoted.length === 0) {
+    const words = new Set(contentWords(explanation));
+    return (text) => contentWords(text).some((w) => words.has(w));
+  }
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const patterns = quoted.map((t) => (/^[a-z0-9']+$/.test(t) ? new RegExp(`(^|[^a-z0-9'])${escape(t)}($|[^a-z0-9'])`) : { test: (text: string) => text.includes(t) }));
+  return (text) => {
+    const lower = text.toLowerCase();
+    return patterns.some((p) => p.test(lower));
+  };
+}
+
 /** Split into pieces a tokenizer might make: numbers, words with their leading space, single other characters. */
 const pieces = (text: string): Piece[] => (text.match(/\s?\d+|\s?[A-Za-z']+|\s+|[^\sA-Za-z\d']/g) ?? []).map((t) => ({ text: t }));
 
@@ -169,11 +188,11 @@ const classifierResponder: Responder = {
   name: 'classifier',
   matches: (prompt) => /\b(0s?\s+(and|or)\s+1s?|1s?\s+(and|or)\s+0s?|zeros and ones|ones and zeros)\b/i.test(`${prompt.system}\n${prompt.user}`) && numberedExamples(prompt.user).length > 0,
   answer(prompt) {
-    const words = new Set(contentWords(explanationIn(prompt)));
+    const fits = fitter(explanationIn(prompt));
     const verdicts = numberedExamples(prompt.user).map((example) => {
       const marked = [...example.matchAll(/<<([\s\S]*?)>>/g)].map((m) => m[1]!);
-      if (marked.length > 0) return marked.every((span) => contentWords(span).some((w) => words.has(w))) ? 1 : 0;
-      return contentWords(example).some((w) => words.has(w)) ? 1 : 0;
+      if (marked.length > 0) return marked.every(fits) ? 1 : 0;
+      return fits(example) ? 1 : 0;
     });
     const out: Piece[] = [{ text: '[' }];
     verdicts.forEach((v, i) => out.push(...(i ? [{ text: ', ' }] : []), digitPiece(v, 2)));
@@ -186,9 +205,9 @@ const simulationResponder: Responder = {
   name: 'simulation',
   matches: (prompt) => /\tunknown$/m.test(prompt.user),
   answer(prompt) {
-    const words = new Set(contentWords(explanationIn(prompt)));
+    const fits = fitter(explanationIn(prompt));
     const tokens = [...prompt.user.matchAll(/^(.*)\tunknown$/gm)].map((m) => m[1]!);
-    const value = (token: string) => (contentWords(token).some((w) => words.has(w)) ? 10 : 0);
+    const value = (token: string) => (fits(token) ? 10 : 0);
     if (prompt.json) {
       const json = JSON.stringify({ activations: tokens.map((token) => ({ token, activation: value(token) })) });
       return pieces(json);

@@ -96,6 +96,14 @@ describe('answers', () => {
     expect(content((await ask([system, fuzzing])).json)).toBe('[1, 0, 0, 0]');
   });
 
+  test('an explanation that quotes tokens is judged by them: whole words, punctuation anywhere (so the demo\'s punctuation features score)', async () => {
+    const system = { role: 'system', content: 'Decide for each numbered example whether it fits the explanation. Answer with a list of 0s and 1s, one per example.' };
+    const detection = { role: 'user', content: 'Explanation: the word "," and related words such as "and"\n\nExample 1: red, green\nExample 2: no such marks here\nExample 3: this and that\nExample 4: candy land' };
+    expect(content((await ask([system, detection])).json)).toBe('[1, 0, 1, 0]');
+    const simulation = { role: 'user', content: 'Explanation: the word "," and related words such as "and"\n\nred\tunknown\n,\tunknown\n and\tunknown\n band\tunknown' };
+    expect(content((await ask([simulation])).json)).toBe('red\t0\n,\t10\n and\t10\n band\t0');
+  });
+
   test('a simulation prompt: tokens back with values, as lines or JSON; log-probabilities over 0..10', async () => {
     const user = { role: 'user', content: 'Explanation: the word violin\n\nThe\tunknown\n violin\tunknown\n played\tunknown' };
     const lines = await ask([user], { logprobs: true, top_logprobs: 11 });
