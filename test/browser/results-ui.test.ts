@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { exportResultsZip, readDelphiResultsZip, ZipWriter, type DelphiScoreExample, type FeatureResults } from '../../src/lib/index.ts';
 import { goto, launch, makeCache, type Browser } from './harness.ts';
+import { readCsvRecords } from '../support/csv.ts';
 
 let browser: Browser;
 let runId = '';
@@ -104,27 +105,6 @@ function weightedF1(f1s: (number | null)[]): number {
 }
 
 const cell = (page: Page, scorer: string, metric: string) => page.locator(`[data-testid="results-metrics-row"][data-scorer="${scorer}"] [data-metric="${metric}"]`);
-
-/** A minimal RFC 4180 reader (quoted fields with doubled quotes, CRLF lines). */
-function parseCsv(text: string): Record<string, string>[] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(field), (field = '');
-    else if (c === '\n') row.push(field), rows.push(row), (row = []), (field = '');
-    else if (c !== '\r') field += c;
-  }
-  const [head, ...body] = rows;
-  return body.map((cells) => Object.fromEntries(head!.map((name, i) => [name, cells[i] ?? ''])));
-}
 
 async function download(page: Page, testid: string): Promise<{ name: string; bytes: Buffer }> {
   const event = page.waitForEvent('download');
@@ -275,7 +255,7 @@ test('the export buttons download the delphi zip, the CSV and the Neuronpedia JS
   const imported = delphiResults().map(({ scores: { detection, fuzz }, ...rest }) => ({ ...rest, scores: { detection: detection!, fuzzing: fuzz! } }));
   expect(back).toEqual(imported);
 
-  const csv = parseCsv((await download(page, 'results-export-csv')).bytes.toString('utf8'));
+  const csv = readCsvRecords((await download(page, 'results-export-csv')).bytes.toString('utf8'));
   expect(csv.map((row) => Number(row.feature))).toEqual([...features].sort((a, b) => a - b));
   const a = csv.find((row) => Number(row.feature) === features[0])!;
   expect(a.hook).toBe(hook);

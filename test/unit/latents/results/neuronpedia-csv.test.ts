@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { errorCode } from '../../../../src/lib/errors.ts';
 import { csvField, neuronpediaJson, scoresCsv, toNeuronpedia, type NeuronpediaOptions, type ScoresCsvRow } from '../../../../src/lib/latents/index.ts';
+import { readCsv } from '../../../support/csv.ts';
 
 function codeOf(run: () => unknown): string | undefined {
   try {
@@ -9,37 +10,6 @@ function codeOf(run: () => unknown): string | undefined {
   } catch (error) {
     return errorCode(error) ?? String(error);
   }
-}
-
-/** A small RFC 4180 parser, to check that what we write reads back field for field. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-      i++;
-    } else field += c;
-  }
-  expect(field).toBe('');
-  expect(row).toEqual([]);
-  return rows;
 }
 
 describe('Neuronpedia', () => {
@@ -115,7 +85,7 @@ describe('scores CSV', () => {
   });
 
   test('reads back field for field', () => {
-    const parsed = parseCsv(scoresCsv(rows));
+    const parsed = readCsv(scoresCsv(rows));
     expect(parsed).toHaveLength(5);
     expect(parsed.every((row) => row.length === 8)).toBe(true);
     expect(parsed.map((row) => row[2])).toEqual(['explanation', 'plain', 'says "hi", then\nleaves\r\nagain', '', ' spaces, kept ']);
