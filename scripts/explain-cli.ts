@@ -27,7 +27,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { runIfEntry, UsageError, type CliIo } from './cli.ts';
 import {
   createLlmClient,
@@ -78,13 +78,12 @@ export interface ExplainIo extends CliIo {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-export interface CliOptions {
+/** What every LLM command (explain, score) takes from its command line. */
+export interface LlmCliOptions {
   records: string;
   baseUrl: string;
   model: string;
   out: string;
-  /** A registry id ('default', 'chain-of-thought', 'contrastive'). */
-  explainer: string;
   concurrency: number;
   /** Dollars, over this run and the runs it resumes. */
   budget?: number;
@@ -97,11 +96,23 @@ export interface CliOptions {
   attempts: number;
 }
 
+export interface CliOptions extends LlmCliOptions {
+  /** A registry id ('default', 'chain-of-thought', 'contrastive'). */
+  explainer: string;
+}
+
 /** Flags that would put a key on the command line. */
 const KEY_FLAGS = /^--(key|api-key|apikey|api_key|token)(=|$)/i;
 
-/** The command line checked, with defaults; throws UsageError (never with a key in its message). */
-export function parseCli(argv: readonly string[]): CliOptions {
+/** The flags every LLM command takes, as node:util's parseArgs wants them. */
+export const LLM_FLAGS = {
+  records: { type: 'string' }, 'base-url': { type: 'string' }, model: { type: 'string' }, out: { type: 'string' },
+  concurrency: { type: 'string' }, budget: { type: 'string' }, 'key-env': { type: 'string' }, tokenizer: { type: 'string' },
+  hub: { type: 'string' }, timeout: { type: 'string' }, attempts: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** The command line read with `options`; a key on it is refused (and never repeated). Throws UsageError. */
+export function readFlags<T extends ParseArgsOptionsConfig>(argv: readonly string[], options: T) {
   const keyFlag = argv.find((arg) => KEY_FLAGS.test(arg));
   if (keyFlag) {
     const flag = keyFlag.split('=')[0]!;
@@ -109,18 +120,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
       `${flag} is refused: a key given on the command line stays in the shell's history and shows in the process list (ps) of everyone on this machine. Put it in the environment instead: export ${DEFAULT_KEY_ENV}=... (or another variable, named with --key-env NAME).`,
     );
   }
-  let values;
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        records: { type: 'string' }, 'base-url': { type: 'string' }, model: { type: 'string' }, out: { type: 'string' },
-        explainer: { type: 'string' }, concurrency: { type: 'string' }, budget: { type: 'string' }, 'key-env': { type: 'string' },
-        tokenizer: { type: 'string' }, hub: { type: 'string' }, timeout: { type: 'string' }, attempts: { type: 'string' },
-      },
-    }));
+    return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values;
   } catch (error) {
     // node:util's messages cut to their first sentence; they name the option, never its value.
     const message = (error as Error).message;
@@ -128,21 +129,26 @@ export function parseCli(argv: readonly string[]): CliOptions {
     if (dashed) throw new UsageError(`${dashed[1]}: a value that starts with "-" must be written ${dashed[1]}=<value>.`);
     throw new UsageError(`${message.split('\n')[0]!.split('. ')[0]!.replace(/\.$/, '')}.`);
   }
+}
+
+/** A whole-number flag of 1 or more (`fallback` when not given); throws UsageError. */
+export function wholeFlag(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag}: "${text}" is not a whole number of 1 or more.`);
+  return n;
+}
+
+/** A number flag above 0; throws UsageError. */
+export function positiveFlag(flag: string, text: string): number {
+  const n = /^\d*\.?\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${flag}: "${text}" is not a number above 0.`);
+  return n;
+}
+
+/** The flags every LLM command shares, checked, with defaults; throws UsageError. */
+export function llmOptions(values: { [K in keyof typeof LLM_FLAGS]?: string | undefined }): LlmCliOptions {
   for (const required of ['records', 'model', 'out'] as const) if (!values[required]) throw new UsageError(`Missing --${required}.`);
-  const explainerFlag = values.explainer ?? 'default';
-  const explainer = EXPLAINER_FLAGS[explainerFlag] ?? (Object.values(EXPLAINER_FLAGS).includes(explainerFlag) ? explainerFlag : undefined);
-  if (!explainer) throw new UsageError(`--explainer: "${explainerFlag}" is not one of ${Object.keys(EXPLAINER_FLAGS).join(', ')}.`);
-  const whole = (flag: string, text: string | undefined, fallback: number): number => {
-    if (text === undefined) return fallback;
-    const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag}: "${text}" is not a whole number of 1 or more.`);
-    return n;
-  };
-  const positive = (flag: string, text: string): number => {
-    const n = /^\d*\.?\d+$/.test(text.trim()) ? Number(text) : NaN;
-    if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${flag}: "${text}" is not a number above 0.`);
-    return n;
-  };
   const keyEnv = values['key-env'] ?? DEFAULT_KEY_ENV;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(keyEnv)) {
     // Not echoed: it may be the key itself, given by mistake.
@@ -159,16 +165,25 @@ export function parseCli(argv: readonly string[]): CliOptions {
     baseUrl: normalizeBaseUrl(baseUrl),
     model: values.model!.trim(),
     out: values.out!,
-    explainer,
-    concurrency: whole('concurrency', values.concurrency, 8),
-    ...(values.budget !== undefined && { budget: positive('budget', values.budget) }),
+    concurrency: wholeFlag('concurrency', values.concurrency, 8),
+    ...(values.budget !== undefined && { budget: positiveFlag('budget', values.budget) }),
     keyEnv,
     keyEnvGiven: values['key-env'] !== undefined,
     tokenizer: values.tokenizer ?? DEFAULT_TOKENIZER,
     hub: values.hub ?? HUGGING_FACE_HUB,
-    timeoutMs: Math.round(positive('timeout', values.timeout ?? '90') * 1000),
-    attempts: whole('attempts', values.attempts, 5),
+    timeoutMs: Math.round(positiveFlag('timeout', values.timeout ?? '90') * 1000),
+    attempts: wholeFlag('attempts', values.attempts, 5),
   };
+}
+
+/** The command line checked, with defaults; throws UsageError (never with a key in its message). */
+export function parseCli(argv: readonly string[]): CliOptions {
+  const values = readFlags(argv, { ...LLM_FLAGS, explainer: { type: 'string' } });
+  for (const required of ['records', 'model', 'out'] as const) if (!values[required]) throw new UsageError(`Missing --${required}.`);
+  const explainerFlag = values.explainer ?? 'default';
+  const explainer = EXPLAINER_FLAGS[explainerFlag] ?? (Object.values(EXPLAINER_FLAGS).includes(explainerFlag) ? explainerFlag : undefined);
+  if (!explainer) throw new UsageError(`--explainer: "${explainerFlag}" is not one of ${Object.keys(EXPLAINER_FLAGS).join(', ')}.`);
+  return { ...llmOptions(values), explainer };
 }
 
 /** 127.0.0.1 (any 127.x), localhost, ::1: a server on this machine. */

@@ -38,9 +38,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { runIfEntry, UsageError, type CliIo } from './cli.ts';
-import { addUsageJson, checkRecord, openTokenizer, pricingOf, snakeKeys, usageJson, writeJsonAtomic, DEFAULT_KEY_ENV, DEFAULT_TOKENIZER, isLoopback, listRecordFiles, resolveKey, ZERO_USAGE_JSON, type RecordFile, type UsageJson } from './explain-cli.ts';
+import { addUsageJson, checkRecord, llmOptions, LLM_FLAGS, openTokenizer, pricingOf, readFlags, snakeKeys, usageJson, wholeFlag, writeJsonAtomic, isLoopback, listRecordFiles, resolveKey, ZERO_USAGE_JSON, type LlmCliOptions, type RecordFile, type UsageJson } from './explain-cli.ts';
 import {
   classificationMetrics,
   createLlmClient,
@@ -49,12 +48,9 @@ import {
   estimateScoreCost,
   flavorOf,
   frequencyWeightedF1,
-  HUGGING_FACE_HUB,
   isRepoId,
   listModels,
   loadTokenizer,
-  normalizeBaseUrl,
-  OPENROUTER_API,
   parseExplanationFile,
   parseResultFileName,
   parseScoreFile,
@@ -103,59 +99,22 @@ export interface ScoreIo extends CliIo {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-export interface CliOptions {
-  records: string;
+export interface CliOptions extends LlmCliOptions {
   explanations: string;
   /** Registry ids, each once, in the order given. */
   scorers: string[];
-  baseUrl: string;
-  model: string;
-  out: string;
-  concurrency: number;
-  budget?: number;
-  keyEnv: string;
-  keyEnvGiven: boolean;
-  tokenizer: string;
-  hub: string;
-  timeoutMs: number;
-  attempts: number;
   logprobs: boolean;
   examplesShown: number;
   seed: number;
   simulationFormat: SimulationFormat;
 }
 
-const KEY_FLAGS = /^--(key|api-key|apikey|api_key|token)(=|$)/i;
-
 /** The command line checked, with defaults; throws UsageError (never with a key in its message). */
 export function parseCli(argv: readonly string[]): CliOptions {
-  const keyFlag = argv.find((arg) => KEY_FLAGS.test(arg));
-  if (keyFlag) {
-    const flag = keyFlag.split('=')[0]!;
-    throw new UsageError(
-      `${flag} is refused: a key given on the command line stays in the shell's history and shows in the process list (ps) of everyone on this machine. Put it in the environment instead: export ${DEFAULT_KEY_ENV}=... (or another variable, named with --key-env NAME).`,
-    );
-  }
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        records: { type: 'string' }, explanations: { type: 'string' }, scorers: { type: 'string' }, 'base-url': { type: 'string' },
-        model: { type: 'string' }, out: { type: 'string' }, concurrency: { type: 'string' }, budget: { type: 'string' },
-        'key-env': { type: 'string' }, tokenizer: { type: 'string' }, hub: { type: 'string' }, timeout: { type: 'string' },
-        attempts: { type: 'string' }, logprobs: { type: 'boolean' }, 'examples-shown': { type: 'string' }, seed: { type: 'string' },
-        'simulation-format': { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    const message = (error as Error).message;
-    const dashed = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
-    if (dashed) throw new UsageError(`${dashed[1]}: a value that starts with "-" must be written ${dashed[1]}=<value>.`);
-    throw new UsageError(`${message.split('\n')[0]!.split('. ')[0]!.replace(/\.$/, '')}.`);
-  }
+  const values = readFlags(argv, {
+    ...LLM_FLAGS, explanations: { type: 'string' }, scorers: { type: 'string' }, logprobs: { type: 'boolean' },
+    'examples-shown': { type: 'string' }, seed: { type: 'string' }, 'simulation-format': { type: 'string' },
+  });
   for (const required of ['records', 'explanations', 'model', 'out'] as const) if (!values[required]) throw new UsageError(`Missing --${required}.`);
   const scorers: string[] = [];
   for (const name of (values.scorers ?? DEFAULT_SCORERS.join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -164,54 +123,15 @@ export function parseCli(argv: readonly string[]): CliOptions {
     if (!scorers.includes(id)) scorers.push(id);
   }
   if (!scorers.length) throw new UsageError('--scorers: name at least one of detection, fuzzing, simulation.');
-  const whole = (flag: string, text: string | undefined, fallback: number): number => {
-    if (text === undefined) return fallback;
-    const n = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${flag}: "${text}" is not a whole number of 1 or more.`);
-    return n;
-  };
-  const positive = (flag: string, text: string): number => {
-    const n = /^\d*\.?\d+$/.test(text.trim()) ? Number(text) : NaN;
-    if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${flag}: "${text}" is not a number above 0.`);
-    return n;
-  };
-  const keyEnv = values['key-env'] ?? DEFAULT_KEY_ENV;
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(keyEnv)) {
-    throw new UsageError('--key-env takes the name of an environment variable that holds the key (such as MY_LLM_KEY), not the key itself.');
-  }
-  const baseUrl = values['base-url'] ?? OPENROUTER_API;
-  try {
-    normalizeBaseUrl(baseUrl);
-  } catch (error) {
-    throw new UsageError(`--base-url: ${(error as Error).message}`);
-  }
+  const shared = llmOptions(values);
   const seedText = values.seed ?? String(DEFAULT_SEED);
   const seed = /^-?\d+$/.test(seedText.trim()) ? Number(seedText) : NaN;
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: "${seedText}" is not a whole number.`);
-  const examplesShown = whole('examples-shown', values['examples-shown'], 5);
+  const examplesShown = wholeFlag('examples-shown', values['examples-shown'], 5);
   if (examplesShown > 50) throw new UsageError(`--examples-shown: "${examplesShown}" is more than 50 examples per prompt.`);
   const format = values['simulation-format'] ?? 'lines';
   if (format !== 'lines' && format !== 'json') throw new UsageError(`--simulation-format: "${format}" is not one of lines, json.`);
-  return {
-    records: values.records!,
-    explanations: values.explanations!,
-    scorers,
-    baseUrl: normalizeBaseUrl(baseUrl),
-    model: values.model!.trim(),
-    out: values.out!,
-    concurrency: whole('concurrency', values.concurrency, 8),
-    ...(values.budget !== undefined && { budget: positive('budget', values.budget) }),
-    keyEnv,
-    keyEnvGiven: values['key-env'] !== undefined,
-    tokenizer: values.tokenizer ?? DEFAULT_TOKENIZER,
-    hub: values.hub ?? HUGGING_FACE_HUB,
-    timeoutMs: Math.round(positive('timeout', values.timeout ?? '90') * 1000),
-    attempts: whole('attempts', values.attempts, 5),
-    logprobs: values.logprobs ?? false,
-    examplesShown,
-    seed,
-    simulationFormat: format,
-  };
+  return { ...shared, explanations: values.explanations!, scorers, logprobs: values.logprobs ?? false, examplesShown, seed, simulationFormat: format };
 }
 
 /** Each scorer's settings from the flags, checked by the scorer; throws UsageError. */
