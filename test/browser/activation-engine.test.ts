@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { referenceForward } from '../support/reference-gpt2.ts';
-import { detectSaes, loadSaeWeights } from '../../src/lib/sae/index.ts';
+import { detectSaes, loadSaeWeights, planChunkedTopK } from '../../src/lib/sae/index.ts';
+import { encodeSafetensors } from '../../src/lib/formats/index.ts';
+import { makeSae, TINY_GPT2 as TINY_DIMS } from '../../scripts/fixtures/saes.ts';
 import { type SparseLike, compareCodes, expectedCodes, fixtureFiles, SAE_FIXTURES, tinyGpt2Weights, tokenRows, VALID_SAE_FIXTURES } from '../support/sae-fixtures.ts';
 import { appUrl, hubUrl, launch, type Browser } from './harness.ts';
 
@@ -111,6 +113,43 @@ describe('SAE encoding on WebGPU', () => {
     const { codes } = await expectedCodes(candidates[0]!.spec, await loadSaeWeights(candidates[0]!, candidates[0]!.spec), rows);
     expect(Math.max(...codes.map((c) => c.indices.length))).toBeGreaterThan(2);
     expect(compareCodes(result as SparseLike, codes).mismatchedTokens).toBe(0);
+  });
+});
+
+describe('wide SAEs: the top k chunk by chunk on WebGPU', () => {
+  /** A SAELens SAE of `width` features on the tiny GPT-2's layer-1 residual, as files for the page. */
+  function wideSae(width: number, architecture: 'topk' | 'relu') {
+    const dIn = TINY_DIMS.dModel;
+    const sae = makeSae(dIn, width, architecture, width + 5);
+    // ReLU: a bias that leaves a few dozen of the features active per token, as real SAEs do.
+    const bEnc = architecture === 'relu' ? sae.bEnc.map((b) => b - 2.2) : sae.bEnc;
+    const weights = encodeSafetensors({
+      W_enc: { dtype: 'F32', shape: [dIn, width], data: sae.wEnc }, b_enc: { dtype: 'F32', shape: [width], data: bEnc },
+      W_dec: { dtype: 'F32', shape: [width, dIn], data: sae.wDec }, b_dec: { dtype: 'F32', shape: [dIn], data: sae.bDec },
+    });
+    const cfg = { architecture: architecture === 'topk' ? 'topk' : 'standard', ...(architecture === 'topk' ? { k: 16 } : {}), d_in: dIn, d_sae: width, dtype: 'float32', apply_b_dec_to_input: true, normalize_activations: 'none', metadata: { sae_lens_version: '6.5.1', model_name: 'tiny-gpt2', hook_name: 'blocks.1.hook_resid_pre', hook_head_index: null, prepend_bos: true, model_from_pretrained_kwargs: { center_writing_weights: false } } };
+    return [{ path: 'wide/cfg.json', bytes: new TextEncoder().encode(JSON.stringify(cfg)) }, { path: 'wide/sae_weights.safetensors', bytes: new Uint8Array(weights) }];
+  }
+
+  test.each([[8192, 'topk'], [6144, 'relu']] as const)('%i features (%s): the same features and values as the reference encoder', async (width, architecture) => {
+    expect(planChunkedTopK(width)).toBeDefined();
+    const files = wideSae(width, architecture);
+    const opened = await browser.page.evaluate(async (files) => {
+      const decoded = files.map((f) => ({ path: f.path, blob: new Blob([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))]) }));
+      return (await (globalThis as any).autointerp.engine.openSaeFiles(decoded)).choices[0].id as string;
+    }, files.map((f) => ({ path: f.path, base64: Buffer.from(f.bytes).toString('base64') })));
+    const rows = tokenRows(2, 16, width);
+    // The ReLU SAE starts under a cap of 8, below its tokens' counts: the batch re-runs with a larger one.
+    const result = await encodeInPage(opened, rows, architecture === 'relu' ? { initialCap: 8 } : {});
+    expect(result.error).toBeUndefined();
+    const { candidates } = await detectSaes(files.map((f) => ({ path: f.path, blob: new Blob([f.bytes]) })));
+    const spec = candidates[0]!.spec;
+    const { codes } = await expectedCodes(spec, await loadSaeWeights(candidates[0]!, spec), rows);
+    const comparison = compareCodes(result as SparseLike, codes);
+    expect(comparison.activeTotal).toBeGreaterThan(32 * 8);
+    expect(comparison.mismatchedTokens).toBe(0);
+    expect(comparison.worstRelative).toBeLessThan(1e-4);
+    if (architecture === 'relu') expect(result.cap).toBeGreaterThan(8);
   });
 });
 

@@ -11,7 +11,9 @@
  *   float32 encoder is 384 MiB), and the block outputs are concatenated.
  */
 import { AppError } from '../errors.ts';
-import { attrInt, makeNode, makeTensor, makeValueInfo, TensorDataType, type OnnxGraph, type OnnxAttribute } from '../formats/index.ts';
+import { attrInt, makeValueInfo, TensorDataType, type OnnxGraph } from '../formats/index.ts';
+import { GraphBuilder } from './graph-builder.ts';
+import { appendTopK, type ChunkedTopKPlan } from './top-k-graph.ts';
 import type { SaeSpec, SaeWeights } from './types.ts';
 
 export const SAE_OUTPUTS = {
@@ -33,53 +35,21 @@ export interface EncoderGraphOptions {
   valueBias?: Float32Array;
   /** For per-head hook_z SAEs: the head to read, and the head width. */
   head?: { index: number; dHead: number };
-}
-
-class GraphBuilder {
-  private counter = 0;
-  constructor(
-    private readonly graph: OnnxGraph,
-    private readonly prefix: string,
-  ) {}
-
-  weight(name: string, data: Float32Array, dims: number[]): string {
-    const full = `${this.prefix}${name}`;
-    this.graph.initializers.push(makeTensor(full, TensorDataType.FLOAT, dims, data));
-    return full;
-  }
-
-  int64(name: string, values: number[]): string {
-    const full = `${this.prefix}${name}`;
-    this.graph.initializers.push(makeTensor(full, TensorDataType.INT64, [values.length], values));
-    return full;
-  }
-
-  op(opType: string, inputs: string[], attributes: OnnxAttribute[] = [], outputs?: string[]): string {
-    const name = `${this.prefix}${opType}_${this.counter++}`;
-    const outs = outputs ?? [`${name}_output_0`];
-    this.graph.nodes.push(makeNode(opType, inputs, outs, { name, attributes }));
-    return outs[0]!;
-  }
+  /** How the top k are selected: planned from the width when absent; null for one TopK over the row (tests force either). */
+  topKPlan?: ChunkedTopKPlan | null;
 }
 
 /** Appends the encoder after `hookTensor` and sets the graph's outputs to the sparse result. */
 export function appendSaeEncoder(graph: OnnxGraph, hookTensor: string, spec: SaeSpec, weights: SaeWeights, options: EncoderGraphOptions): void {
-  const g = new GraphBuilder(graph, '/sae/');
+  const g = new GraphBuilder(graph, '/sae/', options.opset);
   const { dIn, width } = spec;
-  const lastAxis = g.int64('last_axis', [-1]);
-  const reduce = (op: 'ReduceMean' | 'ReduceSum', x: string, keepdims: 0 | 1) => {
-    // ReduceSum takes axes as an input from opset 13, ReduceMean from opset 18.
-    const axesAsInput = op === 'ReduceSum' ? options.opset >= 13 : options.opset >= 18;
-    return axesAsInput
-      ? g.op(op, [x, lastAxis], [attrInt('keepdims', keepdims)])
-      : g.op(op, [x], [{ name: 'axes', type: 7, ints: [-1] }, attrInt('keepdims', keepdims)]);
-  };
+  const reduce = (op: 'ReduceMean' | 'ReduceSum', x: string, keepdims: 0 | 1) => g.reduce(op, x, -1, keepdims);
   const scalar = (name: string, value: number) => g.weight(name, new Float32Array([value]), []);
 
   let x = hookTensor;
   if (options.head) {
     const { index, dHead } = options.head;
-    x = g.op('Slice', [x, g.int64('head_start', [index * dHead]), g.int64('head_end', [(index + 1) * dHead]), lastAxis]);
+    x = g.op('Slice', [x, g.int64('head_start', [index * dHead]), g.int64('head_end', [(index + 1) * dHead]), g.int64('head_axis', [-1])]);
   }
   if (options.valueBias) {
     const bias = options.head ? options.valueBias.slice(options.head.index * options.head.dHead, (options.head.index + 1) * options.head.dHead) : options.valueBias;
@@ -150,13 +120,13 @@ export function appendSaeEncoder(graph: OnnxGraph, hookTensor: string, spec: Sae
   }
 
   graph.inputs.push(makeValueInfo(SAE_K_INPUT, TensorDataType.INT64, [1]));
-  const topAttributes = [attrInt('axis', -1), attrInt('largest', 1), attrInt('sorted', 1)];
   const outputs: string[] = [SAE_OUTPUTS.values, SAE_OUTPUTS.indices];
+  const topK = (values: string) => appendTopK(g, acts, width, SAE_K_INPUT, { values, indices: SAE_OUTPUTS.indices }, options.topKPlan);
   if (spec.architecture === 'topk') {
-    const [rawValues] = [g.op('TopK', [acts, SAE_K_INPUT], topAttributes, ['/sae/topk_values', SAE_OUTPUTS.indices])];
-    g.op('Relu', [rawValues], [], [SAE_OUTPUTS.values]);
+    topK('/sae/topk_values');
+    g.op('Relu', ['/sae/topk_values'], [], [SAE_OUTPUTS.values]);
   } else {
-    g.op('TopK', [acts, SAE_K_INPUT], topAttributes, [SAE_OUTPUTS.values, SAE_OUTPUTS.indices]);
+    topK(SAE_OUTPUTS.values);
     const active = g.op('Cast', [g.op('Greater', [acts, scalar('zero_count', 0)])], [attrInt('to', TensorDataType.FLOAT)]);
     const count = reduce('ReduceSum', active, 0);
     g.op('Identity', [count], [], [SAE_OUTPUTS.activeCount]);

@@ -20,6 +20,7 @@ export * from './load.ts';
 export * from './model-check.ts';
 export * from './reference-encode.ts';
 export * from './encode-graph.ts';
+export { planChunkedTopK, SHARED_MEMORY_TOPK, type ChunkedTopKPlan } from './top-k-graph.ts';
 export * from './encoder-model.ts';
 export * from './sparse.ts';
 export * from './encoder.ts';

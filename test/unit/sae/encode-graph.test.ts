@@ -8,8 +8,8 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, test } from 'vitest';
 import { errorCode } from '../../../src/lib/errors.ts';
 import { encodeModel, makeGraph, makeModel, makeValueInfo, TensorDataType } from '../../../src/lib/formats/index.ts';
-import { appendSaeEncoder, packTopK, prepareInput, referenceEncode, SAE_K_INPUT, SAE_OUTPUTS } from '../../../src/lib/sae/index.ts';
-import type { SaeNormalization, SaeSpec, SaeWeights } from '../../../src/lib/sae/index.ts';
+import { appendSaeEncoder, packTopK, planChunkedTopK, prepareInput, referenceEncode, SAE_K_INPUT, SAE_OUTPUTS } from '../../../src/lib/sae/index.ts';
+import type { ChunkedTopKPlan, SaeNormalization, SaeSpec, SaeWeights } from '../../../src/lib/sae/index.ts';
 import type { SparseActivations } from '../../../src/lib/types.ts';
 import { Prng } from '../../../src/lib/util/index.ts';
 import { compareCodes } from '../../support/sae-fixtures.ts';
@@ -60,13 +60,15 @@ interface Encoded {
   activeCount?: Float32Array;
   /** W_enc initializers the graph holds (one per column block). */
   blocks: number;
+  /** TopK nodes: 1 for one sort of the row, 3 for the chunked selection. */
+  topKNodes: number;
 }
 
 /** Builds graph(hook) -> SAE encoder, runs it on `x` [BATCH, SEQ, dIn] and packs the result. */
-async function encodeWithGraph(s: SaeSpec, w: SaeWeights, x: Float32Array, options: { opset?: number; maxTensorBytes?: number; k?: number } = {}): Promise<Encoded> {
+async function encodeWithGraph(s: SaeSpec, w: SaeWeights, x: Float32Array, options: { opset?: number; maxTensorBytes?: number; k?: number; topKPlan?: ChunkedTopKPlan | null } = {}): Promise<Encoded> {
   const opset = options.opset ?? 17;
   const graph = makeGraph({ nodes: [], inputs: [makeValueInfo(HOOK, TensorDataType.FLOAT, ['batch', 'seq', s.dIn])] });
-  appendSaeEncoder(graph, HOOK, s, w, { opset, maxTensorBytes: options.maxTensorBytes ?? 1 << 30 });
+  appendSaeEncoder(graph, HOOK, s, w, { opset, maxTensorBytes: options.maxTensorBytes ?? 1 << 30, ...(options.topKPlan !== undefined ? { topKPlan: options.topKPlan } : {}) });
   const model = makeModel(graph, { opset, irVersion: opset >= 18 ? 9 : 8 });
   const session = await ort.InferenceSession.create(encodeModel(model), { logSeverityLevel: 3 });
   const k = options.k ?? (s.architecture === 'topk' ? s.k! : s.width);
@@ -76,7 +78,7 @@ async function encodeWithGraph(s: SaeSpec, w: SaeWeights, x: Float32Array, optio
   });
   const sparse = packTopK(out[SAE_OUTPUTS.values]!.data as Float32Array, out[SAE_OUTPUTS.indices]!.data as BigInt64Array, TOKENS, k);
   const count = out[SAE_OUTPUTS.activeCount]?.data as Float32Array | undefined;
-  return { sparse, ...(count ? { activeCount: count } : {}), blocks: graph.initializers.filter((t) => t.name.startsWith('/sae/W_enc_')).length };
+  return { sparse, ...(count ? { activeCount: count } : {}), blocks: graph.initializers.filter((t) => t.name.startsWith('/sae/W_enc_')).length, topKNodes: graph.nodes.filter((n) => n.opType === 'TopK').length };
 }
 
 /** The graph agrees with the reference encoder: same active features per token, values within 1e-5 of the largest. */
@@ -174,5 +176,79 @@ describe('appendSaeEncoder W_enc column blocks', () => {
     const split = await expectMatchesReference(s, { maxTensorBytes: D_IN * 4 * 6 });
     expect(split.blocks).toBe(Math.ceil(WIDTH / 6));
     expect(sameSparse(split.sparse, whole.sparse)).toBe(true);
+  });
+});
+
+describe('the top k of wide rows, chunk by chunk', () => {
+  test.each([
+    [2048, undefined],
+    [4099, undefined], // a prime: no chunk divides it
+    [6144, { chunk: 3, passes: [3] }],
+    [24576, { chunk: 12, passes: [12] }],
+    [32768, { chunk: 16, passes: [16] }],
+    [131072, { chunk: 64, passes: [16, 4] }],
+    [1 << 20, { chunk: 512, passes: [16, 16, 2] }],
+  ])('a row of %i columns: %j', (width, plan) => {
+    expect(planChunkedTopK(width)).toEqual(plan);
+    if (plan) {
+      expect(width / plan.chunk).toBeLessThanOrEqual(2048);
+      expect(plan.passes.reduce((a, b) => a * b, 1)).toBe(plan.chunk);
+      expect(Math.max(...plan.passes)).toBeLessThanOrEqual(16);
+    }
+  });
+
+  // Every feature twice (column j + 20 = column j): each token's k-th and (k+1)-th values tie, so the
+  // lower feature index must win, as it does in one TopK over the row.
+  const twinned: SaeWeights = (() => {
+    const wEnc = new Float32Array(D_IN * WIDTH);
+    for (let i = 0; i < D_IN; i++) for (let j = 0; j < WIDTH; j++) wEnc[i * WIDTH + j] = WEIGHTS.wEnc[i * WIDTH + (j % 20)]!;
+    return { ...WEIGHTS, wEnc, bEnc: Float32Array.from({ length: WIDTH }, (_, j) => WEIGHTS.bEnc[j % 20]!) };
+  })();
+  const plans: ChunkedTopKPlan[] = [{ chunk: 2, passes: [2] }, { chunk: 4, passes: [4] }, { chunk: 8, passes: [4, 2] }, { chunk: 20, passes: [10, 2] }];
+
+  test.each(plans)('chunks of $chunk ($passes): a TopK SAE gets exactly the features and values of one sort, ties included', async (plan) => {
+    for (const [weights, k] of [[WEIGHTS, 5], [twinned, 5], [twinned, 6], [WEIGHTS, 40]] as const) {
+      const s = spec({ architecture: 'topk', k, centerResidual: true, applyBDecToInput: true });
+      const one = await encodeWithGraph(s, weights, INPUT, { topKPlan: null });
+      const chunked = await encodeWithGraph(s, weights, INPUT, { topKPlan: plan });
+      expect(one.topKNodes).toBe(1);
+      expect(chunked.topKNodes).toBe(3);
+      expect(Array.from(chunked.sparse.features)).toEqual(Array.from(one.sparse.features));
+      expect(Array.from(chunked.sparse.values)).toEqual(Array.from(one.sparse.values));
+      expect(compareCodes(chunked.sparse, referenceEncode(weights, s, INPUT)).mismatchedTokens).toBe(0);
+    }
+  });
+
+  test.each(plans)('chunks of $chunk ($passes): a ReLU SAE under a cap below and above the chunk count keeps every active feature', async (plan) => {
+    const s = spec({ centerResidual: true, applyBDecToInput: true });
+    for (const k of [3, WIDTH / plan.chunk + 1, WIDTH]) {
+      const one = await encodeWithGraph(s, twinned, INPUT, { topKPlan: null, k });
+      const chunked = await encodeWithGraph(s, twinned, INPUT, { topKPlan: plan, k });
+      expect(Array.from(chunked.sparse.features), `k ${k}`).toEqual(Array.from(one.sparse.features));
+      expect(Array.from(chunked.sparse.values), `k ${k}`).toEqual(Array.from(one.sparse.values));
+      expect(Array.from(chunked.activeCount!)).toEqual(Array.from(one.activeCount!));
+    }
+  });
+
+  test('a 6144-wide SAE takes the planned chunks and agrees with the reference encoder', async () => {
+    const width = 6144;
+    // The ReLU SAE's bias leaves a few hundred features active per token, under its cap of 1024.
+    const weights = { ...randomWeights(D_IN, width, 21), bEnc: new Prng(22).normals(width, 0.5, -8) };
+    for (const [s, k] of [[spec({ architecture: 'topk', k: 32, width }), 32], [spec({ width }), 1024]] as const) {
+      const planned = await encodeWithGraph(s, weights, INPUT, { k });
+      const one = await encodeWithGraph(s, weights, INPUT, { k, topKPlan: null });
+      expect(planned.topKNodes).toBe(3);
+      expect(Array.from(planned.sparse.features)).toEqual(Array.from(one.sparse.features));
+      if (planned.activeCount) expect(Math.max(...planned.activeCount)).toBeLessThan(k);
+      const comparison = compareCodes(planned.sparse, referenceEncode(weights, s, INPUT));
+      expect(comparison.mismatchedTokens).toBe(0);
+      expect(comparison.worstRelative).toBeLessThan(1e-5);
+    }
+  });
+
+  test('before opset 12 (no batched GatherND) the row is sorted in one TopK', async () => {
+    const s = spec({ architecture: 'topk', k: 5 });
+    const old = await encodeWithGraph(s, WEIGHTS, INPUT, { opset: 11, topKPlan: { chunk: 4, passes: [4] } });
+    expect(old.topKNodes).toBe(1);
   });
 });
