@@ -3,7 +3,8 @@
  * d_model 768, vocabulary 50257; random weights generated here, std 0.02 as GPT-2 was initialised),
  * for each case of a preset (a layer, an SAE width, TopK or ReLU):
  *   (a) the full forward with logits, (b) the forward cut at the SAE's hook, (c) the cut forward + SAE
- *   encode + sparse read-back, each the median of its repeats (tokens/s); (c)/(b) and (b)/(a).
+ *   encode + sparse read-back, each the median of its repeats (tokens/s); (c)/(b), the median over runs of
+ *   (b) and (c) taken in turn, and (b)/(a).
  * For the preset's first case also the same rows cached end to end into IndexedDB, and the store's
  * bytes per non-zero and write speed on one full chunk.
  *
@@ -150,7 +151,27 @@ export async function benchEngine(root: string, preset: EnginePreset): Promise<E
     const gpu = await page.evaluate(() => (globalThis as any).autointerp.engine.webgpu());
     const adapter = gpu.available ? `${gpu.vendor} ${gpu.architecture} ${gpu.description}`.trim() : 'none';
     await step('load model', () => page.evaluate(({ hub, repo }) => (globalThis as any).autointerp.engine.loadModel({ repo, hubUrl: hub }), { hub: hub.url, repo: REPO }));
-    const time = (kind: string, hookName: string) => page.evaluate(({ kind, hookName, rows, repeats }) => (globalThis as any).autointerp.engine.time({ kind, hookName, rows, repeats }), { kind, hookName, rows: tokenRows, repeats }) as Promise<{ tokensPerSecond: number }>;
+    const time = (kind: string, hookName: string, options: { repeats?: number; warm?: boolean } = {}) => page.evaluate(({ kind, hookName, rows, repeats, warm }) => (globalThis as any).autointerp.engine.time({ kind, hookName, rows, repeats, warm }), { kind, hookName, rows: tokenRows, repeats: options.repeats ?? repeats, warm: options.warm ?? false }) as Promise<{ tokensPerSecond: number; repeats: number[] }>;
+    /**
+     * (b) and (c) run by run in turn, so that both see the same machine (a busy neighbour slows both, not
+     * one): their ratio is the median of the per-pair ratios. Each kind is warmed up once first.
+     */
+    const alternate = async (hookName: string, timeCut: boolean): Promise<{ cut?: number; engine: number; ratio?: number }> => {
+      const tokens = tokenRows.length * seq;
+      const cuts: number[] = [];
+      const engines: number[] = [];
+      if (timeCut) await time('cut', hookName, { repeats: 0 });
+      await time('engine', hookName, { repeats: 0 });
+      for (let i = 0; i < repeats; i++) {
+        if (timeCut) cuts.push((await time('cut', hookName, { repeats: 1, warm: true })).repeats[0]!);
+        engines.push((await time('engine', hookName, { repeats: 1, warm: true })).repeats[0]!);
+      }
+      const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+      return {
+        engine: tokens / median(engines),
+        ...(timeCut ? { cut: tokens / median(cuts), ratio: median(cuts.map((c, i) => c / engines[i]!)) } : {}),
+      };
+    };
     const r = (value: number, digits = 1) => Number(value.toFixed(digits));
 
     const figures: Record<string, number | string> = {};
@@ -167,15 +188,16 @@ export async function benchEngine(root: string, preset: EnginePreset): Promise<E
         const scale = overrides.estimate ? await engine.estimateScale(id, overrides.rows, { hookName: overrides.hookName }) : undefined;
         await engine.selectSae(id, { overrides: { hookName: overrides.hookName, ...(scale !== undefined ? { normalizationScale: scale } : {}) } });
       }, { base: `${saeSite.url}${c.architecture}-${c.width}/`, cfg: saeConfig(c), overrides: { hookName, estimate: c.architecture === 'relu', rows: tokenRows.slice(0, 1) } }));
-      if (!cut.has(c.layer)) {
-        const tokS = (await step(`time (b) cut at ${hookName}`, () => time('cut', hookName))).tokensPerSecond;
-        cut.set(c.layer, tokS);
-        figures[`cut_forward_tok_s_l${c.layer}`] = r(tokS);
-        figures[`cut_over_full_l${c.layer}`] = r(tokS / full, 3);
+      const timeCut = !cut.has(c.layer);
+      const timed = await step(`time ${timeCut ? `(b) cut at ${hookName} and ` : ''}(c) ${caseName(c)}, in turn`, () => alternate(hookName, timeCut));
+      if (timed.cut !== undefined) {
+        cut.set(c.layer, timed.cut);
+        figures[`cut_forward_tok_s_l${c.layer}`] = r(timed.cut);
+        figures[`cut_over_full_l${c.layer}`] = r(timed.cut / full, 3);
       }
-      const engine = (await step(`time (c) ${caseName(c)}`, () => time('engine', hookName))).tokensPerSecond;
+      const engine = timed.engine;
       figures[`engine_tok_s_${caseName(c)}`] = r(engine);
-      figures[`engine_over_cut_${caseName(c)}`] = r(engine / cut.get(c.layer)!, 3);
+      figures[`engine_over_cut_${caseName(c)}`] = r(timed.ratio ?? engine / cut.get(c.layer)!, 3);
       if (i > 0) continue;
       // The first case under the plain names, and the end-to-end cache run and the store with its SAE.
       figures.cut_forward_tok_s = figures[`cut_forward_tok_s_l${c.layer}`]!;

@@ -98,6 +98,8 @@ export interface TimingRequest {
   rows: number[][];
   /** Timed runs after one untimed warm-up run. */
   repeats: number;
+  /** Skip the warm-up (the caller ran this kind already: the benchmark alternates kinds run by run). */
+  warm?: boolean;
 }
 
 export interface TimingResult {

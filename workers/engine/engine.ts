@@ -372,7 +372,7 @@ export class Engine implements EngineApi {
       once = () => session.run(tokenFeeds(session.inputNames, request.rows, model.dims, pastType));
       release = () => session.release();
     }
-    await once(); // warm-up: shader compilation and first allocations stay out of the timing
+    if (!request.warm) await once(); // warm-up: shader compilation and first allocations stay out of the timing
     const repeats: number[] = [];
     for (let i = 0; i < request.repeats; i++) {
       const start = performance.now();
