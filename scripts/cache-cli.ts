@@ -11,6 +11,8 @@
  *   --hub https://huggingface.co/  (where hub ids are fetched from)  --dataset-hub <url>  (a hub dataset's hub; default --hub)
  *   --hook blocks.6.hook_resid_pre  --center yes|no  (settings the SAE's files leave open)
  *   --gpu  (use the machine's GPU adapter instead of SwiftShader)
+ *   --precision float32|float16  (the encoder's arithmetic; float16 only on a GPU with shader-f16, and
+ *     its measured agreement with float32 is printed)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ const { values: args } = parseArgs({
     column: { type: 'string', default: 'text' }, config: { type: 'string', default: 'default' }, split: { type: 'string', default: 'train' },
     files: { type: 'string' }, 'dataset-hub': { type: 'string' },
     hub: { type: 'string', default: 'https://huggingface.co/' }, hook: { type: 'string' }, center: { type: 'string' }, gpu: { type: 'boolean', default: false },
+    precision: { type: 'string', default: 'float32' },
   },
 });
 for (const required of ['model', 'sae', 'dataset', 'tokens', 'out'] as const) {
@@ -41,6 +44,10 @@ const splits = Number(args.splits);
 if (!numbers.ok || !Number.isInteger(splits) || splits < 1) {
   for (const message of Object.values(numbers.errors)) console.error(message);
   if (!Number.isInteger(splits) || splits < 1) console.error(`--splits: "${args.splits}" is not a whole number of at least 1.`);
+  process.exit(2);
+}
+if (args.precision !== 'float32' && args.precision !== 'float16') {
+  console.error(`--precision: "${args.precision}" is not float32 or float16.`);
   process.exit(2);
 }
 if (args.gpu) process.env.WEBGPU_ADAPTER = 'gpu';
@@ -87,8 +94,11 @@ try {
     const overrides: Record<string, unknown> = {};
     if (job.hook) overrides.hookName = job.hook;
     if (job.center) overrides.centerResidual = job.center === 'yes';
+    if (job.precision === 'float16') overrides.encoderPrecision = 'float16';
     const sae = await engine.selectSae(choice.id, { overrides });
     await log(`SAE: ${choice.summary.title}`);
+    const check = sae.precisionCheck;
+    if (check) await log(`float16 encoder against float32 on ${check.tokens} probe tokens: same active features on ${check.sameFeatures}, ${(check.featureRecall * 100).toFixed(1)} % of float32's found, values within ${(check.worstRelative * 100).toFixed(2)} % of the largest`);
     let source;
     if (job.datasetFile) {
       const blob = await (await fetch(`dataset/${encodeURIComponent(job.datasetFile)}`)).blob();
@@ -116,7 +126,7 @@ try {
     datasetFile: localDataset ? basename(args.dataset!) : undefined,
     dataset: args.dataset, column: args.column, config: args.config, split: args.split, datasetHub: args['dataset-hub'] ?? args.hub, files: parseParquetPaths(args.files ?? ''),
     ctx: numbers.numbers.ctx, tokens: numbers.numbers.maxTokens, seed: numbers.numbers.seed, splits,
-    hook: args.hook, center: args.center,
+    hook: args.hook, center: args.center, precision: args.precision,
   });
   console.log(`cached ${result.tokens} tokens (${result.nnz} activations, ${(result.bytes / result.nnz).toFixed(2)} bytes each in IndexedDB) in ${result.seconds.toFixed(1)} s; wrote ${join(out, result.hook)}`);
   if (browser.errors.length) console.warn('page errors:', browser.errors);

@@ -57,11 +57,18 @@ test('the headless cache command writes a delphi cache equal to the reference', 
 });
 
 test('the headless command refuses rows the model cannot take, and numbers that are not numbers, saying why', () => {
-  const run = (ctx: string) => spawnSync('npx', ['tsx', 'scripts/cache-cli.ts', '--model', TINY_GPT2, '--sae', join(FIXTURES, 'sae/saelens-topk'), '--dataset', join(FIXTURES, 'corpus/paragraphs.txt'), '--tokens', '4096', '--ctx', ctx, '--out', join(tmpdir(), 'autointerp-cli-refused')], { cwd: root, encoding: 'utf8' });
+  const run = (ctx: string, extra: string[] = []) => spawnSync('npx', ['tsx', 'scripts/cache-cli.ts', '--model', TINY_GPT2, '--sae', join(FIXTURES, 'sae/saelens-topk'), '--dataset', join(FIXTURES, 'corpus/paragraphs.txt'), '--tokens', '4096', '--ctx', ctx, '--out', join(tmpdir(), 'autointerp-cli-refused'), ...extra], { cwd: root, encoding: 'utf8' });
   const small = run('3');
   expect(small.status).toBe(2);
   expect(small.stderr).toMatch(/Tokens per row: at least 8/);
   const long = run('2000');
   expect(long.status).toBe(1);
   expect(long.stderr).toMatch(/^Rows of 2,000 tokens are longer than the model reads at once \(1,024 positions\)/m);
+  const misspelt = run('64', ['--precision', 'half']);
+  expect(misspelt.status).toBe(2);
+  expect(misspelt.stderr).toMatch(/--precision: "half" is not float32 or float16/);
+  // SwiftShader has no shader-f16: the worker refuses float16, and the command says so.
+  const half = run('64', ['--precision', 'float16']);
+  expect(half.status).toBe(1);
+  expect(half.stderr).toMatch(/shader-f16.*encode in float32/);
 });

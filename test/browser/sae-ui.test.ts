@@ -81,3 +81,35 @@ test('a corrupt SAE file gets a clear message and the page keeps working', async
   expect(await page.getByTestId('sae-use').isDisabled()).toBe(true);
   expect(browser.errors).toEqual([]);
 });
+
+test('float16 encoding is offered only where the adapter reports shader-f16, and refused by a GPU without it', async () => {
+  const { page } = browser;
+  await page.getByTestId('sae-files').setInputFiles(saeUpload('saelens-topk'));
+  await page.getByTestId('sae-summary').waitFor();
+  // SwiftShader has no shader-f16: no choice.
+  expect(await page.getByTestId('sae-precision').count()).toBe(0);
+
+  // An adapter that reports it (this one reported as such): the choice appears; the worker asks the real
+  // GPU, which lacks it, and the panel says so. Nothing is put to use.
+  await page.evaluate(() => {
+    const state = (globalThis as any).autointerp.state;
+    state.gpu = { ...state.gpu, features: [...state.gpu.features, 'shader-f16'] };
+  });
+  await page.getByTestId('sae-precision').selectOption('float16');
+  await page.getByTestId('sae-use').click();
+  await page.getByTestId('sae-error').waitFor();
+  expect(await page.getByTestId('sae-error').textContent()).toMatch(/shader-f16.*encode in float32/);
+  expect(await page.getByTestId('sae-ready').count()).toBe(0);
+
+  // float32 still works; a float16 encoder's measured agreement is what the panel would show.
+  await page.getByTestId('sae-precision').selectOption('float32');
+  await page.getByTestId('sae-use').click();
+  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+  expect(await page.getByTestId('sae-precision-check').count()).toBe(0);
+  await page.evaluate(() => {
+    const state = (globalThis as any).autointerp.state;
+    state.sae = { ...state.sae, precisionCheck: { tokens: 65, sameFeatures: 61, featureRecall: 0.9912, worstRelative: 0.00213 } };
+  });
+  expect(await page.getByTestId('sae-precision-check').textContent()).toMatch(/same active features on\s+61 of 65 tokens \(99\.1 % .*within\s+0\.21 % of the largest/);
+  await page.getByTestId('sae').screenshot({ path: 'test-results/sae-precision.png' });
+});

@@ -7,7 +7,7 @@
  * arguments. Errors arrive as AppErrors with their `code`.
  */
 import type {
-  CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, ModelDtype, ModelFileChoice, Progress, RepoRef, SaeInputFile, SaeSettingsPatch, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus,
+  CacheProgress, CacheRun, ColumnListing, CorpusSource, FloatTensor, ModelDtype, ModelFileChoice, Progress, RepoRef, SaeInputFile, SaeSettingsPatch, SaeSpec, SaeSummary, SparseActivations, SparseAgreement, WebGpuStatus,
 } from '../../src/lib/index.ts';
 
 export type { CacheProgress, CacheRun, ColumnListing, ModelFileChoice, CorpusSource, FloatTensor, Progress, SaeInputFile, SaeSpec, SaeSummary, SparseActivations, WebGpuStatus };
@@ -79,6 +79,11 @@ export interface ReadySae {
   hookTensor: string;
   /** What the user should know (e.g. the SAE was trained on another model of the same size). */
   warnings: string[];
+  /**
+   * For a float16 encoder: how its output on a probe text compares with the float32 encoder's (the
+   * reference: within 1e-4 of the float64 one), measured when it was built.
+   */
+  precisionCheck?: SparseAgreement;
 }
 
 /** What a feature writes, from the selected SAE's decoder and the model's unembedding (feature pages). */

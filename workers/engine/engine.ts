@@ -10,10 +10,10 @@ import {
   describeSource, detectSaes, encoderBlockColumns, estimateInputScale, exportDelphiZip, findSameCache, fingerprintOf, formatBytes, getRun,
   HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, inspectGpt2, listColumns, listRuns, loadGpt2, loadSaeWeights, loadTokenizer, modelDims,
   modelNameWarning, monotonic, openCacheDb, packRows, pastKeyValuesType, previewRows, readDelphiFolder, readDelphiZip, readDocuments, readFeature, readRunTokens, runCache, runDigest,
-  runExport, SaeEncoder, summarizeSae, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, writeChunk,
+  runExport, SaeEncoder, compareSparse, summarizeSae, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, writeChunk,
   type CacheDatabase, type CacheProgress, type CacheRun, type CacheSettings, type CausalLm, type ColumnListing, type CorpusSource, type EngineRuntime,
   type FloatTensor, type Gpt2Config, type InferenceSession, type ModelDims, type ModelFileChoice, type PackedCorpus, type Progress, type SaeCandidate,
-  type SaeSpec, type SparseActivations, type TextTokenizer, type TokenEffect, type TokenEmbedding, type WebGpuStatus,
+  type SaeSpec, type SparseActivations, type SparseAgreement, type TextTokenizer, type TokenEffect, type TokenEmbedding, type WebGpuStatus,
 } from '../../src/lib/index.ts';
 import type {
   CacheRunOptions, CorpusColumnsSource, CorpusOptions, CorpusSummary, EngineApi, FeatureDirections, LoadedModel, ModelSource, NewCache, ReadySae,
@@ -61,6 +61,14 @@ function datasetSource(source: CorpusSource): NonNullable<CacheSettings['dataset
   const fields = delphiDatasetFields(source);
   return { repo: fields.dataset_repo, split: fields.dataset_split, name: fields.dataset_name, column: fields.dataset_column };
 }
+
+/** The text a float16 encoder is measured on (everyday prose, numbers and code, as corpora mix them). */
+const PRECISION_PROBE = 'On Tuesday the committee met at 9:30 to review the budget of $4.2 million. '
+  + 'Most members agreed that the new bridge should open before winter, although two asked for another survey of the river bank. '
+  + 'def mean(values):\n    return sum(values) / len(values)\n'
+  + 'She laughed, closed the book and walked out into the rain.';
+/** Tokens of it encoded both ways. */
+const PRECISION_PROBE_TOKENS = 64;
 
 const newCacheId = () => `cache-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
@@ -154,20 +162,59 @@ export class Engine implements EngineApi {
     const spec = applySaeSettings(candidate.spec, options.overrides ?? {});
     if (spec.missing.length > 0) throw new AppError('sae/bad-config', `Set these before encoding: ${spec.missing.join(', ')}.`);
     checkSaeAgainstModel(spec, model.dims, model.source.repo);
+    if (spec.encoderPrecision === 'float16') {
+      const gpu = await this.runtime.detectGpu();
+      if (!gpu.available || !gpu.features.includes('shader-f16')) {
+        throw new AppError('sae/bad-config', 'Encoding in float16 needs a GPU with 16-bit float shaders (shader-f16), which this one lacks: encode in float32.');
+      }
+    }
     const weights = await loadSaeWeights(candidate, spec);
     const maxTensorBytes = options.maxTensorBytes ?? (await this.maxTensorBytes());
-    const built = buildEncoderModel(model.onnx, spec, weights, { maxTensorBytes, externalData: model.externalData });
+    const build = (precise: SaeSpec) => {
+      const built = buildEncoderModel(model.onnx, precise, weights, { maxTensorBytes, externalData: model.externalData });
+      return { hook: built.hook, session: this.runtime.backend.createSession(built.bytes, `the SAE encoder at ${spec.hookName}`, { externalData: model.externalData }) };
+    };
     // Detach before releasing: a cache run that queues its next batch meanwhile sees the change and stops.
     const previous = this.encoder;
     this.encoder = undefined;
     await previous?.encoder.release();
-    const session = await this.runtime.backend.createSession(built.bytes, `the SAE encoder at ${spec.hookName}`, { externalData: model.externalData });
+    const built = build(spec);
+    const encoder = new SaeEncoder(await built.session, spec, model.dims, options.initialCap);
     const blob = this.saeFiles.get(candidate.weightsPath);
     const fingerprint = blob ? await fingerprintOf(blob) : candidate.id;
     const warning = modelNameWarning(spec.modelName, model.source.repo);
-    const ready: ReadySae = { spec, label: candidate.label, fingerprint, warnings: warning ? [warning] : [], encoderBlocks: Math.ceil(spec.width / encoderBlockColumns(spec.dIn, maxTensorBytes)), hookTensor: built.hook.tensor };
-    this.encoder = { encoder: new SaeEncoder(session, spec, model.dims, options.initialCap), ready, candidate };
+    const ready: ReadySae = {
+      spec, label: candidate.label, fingerprint, warnings: warning ? [warning] : [], hookTensor: built.hook.tensor,
+      encoderBlocks: Math.ceil(spec.width / encoderBlockColumns(spec.dIn, maxTensorBytes, spec.encoderPrecision)),
+    };
+    if (spec.encoderPrecision) {
+      try {
+        ready.precisionCheck = await this.precisionCheck(encoder, (float32) => build(float32).session);
+      } catch (error) {
+        await encoder.release();
+        throw error;
+      }
+    }
+    this.encoder = { encoder, ready, candidate };
     return ready;
+  }
+
+  /**
+   * What float16 costs, measured: the probe text's tokens through this encoder and through a float32
+   * one built for the purpose (and released), compared feature by feature.
+   */
+  private async precisionCheck(encoder: SaeEncoder, float32Session: (spec: SaeSpec) => Promise<InferenceSession>): Promise<SparseAgreement> {
+    const model = this.requireModel();
+    const { spec } = encoder;
+    const ids = (await this.loadTokenizer()).encode(PRECISION_PROBE).slice(0, PRECISION_PROBE_TOKENS);
+    const rows = [spec.prependBos ? [model.config.bosTokenId, ...ids] : ids];
+    const { encoderPrecision: _, ...exact } = spec;
+    const reference = new SaeEncoder(await float32Session(exact), exact, model.dims, encoder.cap);
+    try {
+      return compareSparse(await encoder.encode(rows), await reference.encode(rows));
+    } finally {
+      await reference.release();
+    }
   }
 
   async featureDirections(fingerprint: string, feature: number, k = 10): Promise<FeatureDirections> {

@@ -30,7 +30,7 @@ export function settingsDiff(was: string, now: string): string {
   const b = JSON.parse(now) as Record<string, unknown>;
   return Object.keys({ ...a, ...b })
     .filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]))
-    .map((key) => `${key}: ${JSON.stringify(a[key])} → ${JSON.stringify(b[key])}`)
+    .map((key) => `${key}: ${JSON.stringify(a[key]) ?? 'unset'} → ${JSON.stringify(b[key]) ?? 'unset'}`)
     .join(', ');
 }
 

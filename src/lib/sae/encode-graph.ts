@@ -82,15 +82,20 @@ export function appendSaeEncoder(graph: OnnxGraph, hookTensor: string, spec: Sae
   }
   if (spec.applyBDecToInput) x = g.op('Sub', [x, g.weight('b_dec', weights.bDec, [dIn])]);
 
-  // x @ W_enc, split into column blocks that each fit one GPU buffer.
-  const columnsPerBlock = encoderBlockColumns(dIn, options.maxTensorBytes);
+  // x @ W_enc, split into column blocks that each fit one GPU buffer; in float16 when chosen (the input
+  // and W_enc rounded, the product widened back: everything after it stays float32).
+  const half = spec.encoderPrecision === 'float16';
+  const input = half ? g.op('Cast', [x], [attrInt('to', TensorDataType.FLOAT16)]) : x;
+  const columnsPerBlock = encoderBlockColumns(dIn, options.maxTensorBytes, spec.encoderPrecision);
   const blocks: string[] = [];
   for (let start = 0; start < width; start += columnsPerBlock) {
     const end = Math.min(width, start + columnsPerBlock);
     const block = end - start === width ? weights.wEnc : columnBlock(weights.wEnc, dIn, width, start, end);
-    blocks.push(g.op('MatMul', [x, g.weight(`W_enc_${start}`, block, [dIn, end - start])]));
+    const name = `W_enc_${start}`;
+    blocks.push(g.op('MatMul', [input, half ? g.half(name, block, [dIn, end - start]) : g.weight(name, block, [dIn, end - start])]));
   }
-  const product = blocks.length === 1 ? blocks[0]! : g.op('Concat', blocks, [attrInt('axis', -1)]);
+  const joined = blocks.length === 1 ? blocks[0]! : g.op('Concat', blocks, [attrInt('axis', -1)]);
+  const product = half ? g.op('Cast', [joined], [attrInt('to', TensorDataType.FLOAT)]) : joined;
 
   let acts: string;
   switch (spec.architecture) {
@@ -139,9 +144,9 @@ export function appendSaeEncoder(graph: OnnxGraph, hookTensor: string, spec: Sae
   ];
 }
 
-/** Columns of W_enc per block so that one block stays under `maxTensorBytes` (float32). */
-export function encoderBlockColumns(dIn: number, maxTensorBytes: number): number {
-  return Math.max(1, Math.floor(maxTensorBytes / (dIn * 4)));
+/** Columns of W_enc per block so that one block stays under `maxTensorBytes` (in float32, or float16 when chosen). */
+export function encoderBlockColumns(dIn: number, maxTensorBytes: number, precision?: SaeSpec['encoderPrecision']): number {
+  return Math.max(1, Math.floor(maxTensorBytes / (dIn * (precision === 'float16' ? 2 : 4))));
 }
 
 function columnBlock(matrix: Float32Array, rows: number, cols: number, start: number, end: number): Float32Array {

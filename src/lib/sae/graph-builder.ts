@@ -1,5 +1,5 @@
 /** Appending named initializers and nodes to an ONNX graph under one prefix (the SAE encoder's ops). */
-import { attrInt, attrInts, makeNode, makeTensor, TensorDataType, type OnnxAttribute, type OnnxGraph } from '../formats/index.ts';
+import { attrInt, attrInts, float32ToFloat16Bits, makeNode, makeTensor, TensorDataType, type OnnxAttribute, type OnnxGraph } from '../formats/index.ts';
 
 export class GraphBuilder {
   private counter = 0;
@@ -13,6 +13,13 @@ export class GraphBuilder {
   weight(name: string, data: Float32Array, dims: number[]): string {
     const full = `${this.prefix}${name}`;
     this.graph.initializers.push(makeTensor(full, TensorDataType.FLOAT, dims, data));
+    return full;
+  }
+
+  /** A float32 array stored as float16 (rounded to nearest). */
+  half(name: string, data: Float32Array, dims: number[]): string {
+    const full = `${this.prefix}${name}`;
+    this.graph.initializers.push(makeTensor(full, TensorDataType.FLOAT16, dims, Uint16Array.from(data, float32ToFloat16Bits)));
     return full;
   }
 

@@ -47,7 +47,7 @@ export function summarizeSae(spec: SaeSpec): SaeSummary {
 export type SaeSettingsPatch = Partial<
   Pick<
     SaeSpec,
-    'architecture' | 'k' | 'hookName' | 'hookHeadIndex' | 'normalizeActivations' | 'normalizationScale' | 'applyBDecToInput' | 'prependBos' | 'rescaleActsByDecoderNorm' | 'centerResidual'
+    'architecture' | 'k' | 'hookName' | 'hookHeadIndex' | 'normalizeActivations' | 'normalizationScale' | 'applyBDecToInput' | 'prependBos' | 'rescaleActsByDecoderNorm' | 'centerResidual' | 'encoderPrecision'
   >
 >;
 
@@ -86,6 +86,10 @@ export function applySaeSettings(spec: SaeSpec, patch: SaeSettingsPatch): SaeSpe
  * string: two caches (or two halves of one resumed cache) agree only if their keys are equal.
  */
 export function encodingKey(spec: SaeSpec): string {
-  const { architecture, k, hookName, hookHeadIndex, normalizeActivations, normalizationScale, applyBDecToInput, prependBos, rescaleActsByDecoderNorm, centerResidual } = spec;
-  return JSON.stringify({ architecture, k: k ?? null, hookName: hookName ?? null, hookHeadIndex: hookHeadIndex ?? null, normalizeActivations, normalizationScale: normalizationScale ?? null, applyBDecToInput, prependBos, rescaleActsByDecoderNorm, centerResidual: centerResidual ?? null });
+  const { architecture, k, hookName, hookHeadIndex, normalizeActivations, normalizationScale, applyBDecToInput, prependBos, rescaleActsByDecoderNorm, centerResidual, encoderPrecision } = spec;
+  return JSON.stringify({
+    architecture, k: k ?? null, hookName: hookName ?? null, hookHeadIndex: hookHeadIndex ?? null, normalizeActivations, normalizationScale: normalizationScale ?? null, applyBDecToInput, prependBos, rescaleActsByDecoderNorm, centerResidual: centerResidual ?? null,
+    // Only when set, so that the keys of caches made before the setting existed stay the same.
+    ...(encoderPrecision ? { encoderPrecision } : {}),
+  });
 }

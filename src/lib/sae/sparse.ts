@@ -38,3 +38,40 @@ export function concatSparse(parts: SparseActivations[]): SparseActivations {
   }
   return out;
 }
+
+/** How closely one encoding of some tokens follows a reference encoding of the same tokens. */
+export interface SparseAgreement {
+  tokens: number;
+  /** Tokens whose active features are exactly the reference's. */
+  sameFeatures: number;
+  /** Of the reference's active features, the share also active here. */
+  featureRecall: number;
+  /** The largest |value - reference value| over features active in both, over the largest reference value. */
+  worstRelative: number;
+}
+
+export function compareSparse(actual: SparseActivations, reference: SparseActivations): SparseAgreement {
+  let scale = 0;
+  for (const v of reference.values) scale = Math.max(scale, Math.abs(v));
+  let same = 0;
+  let found = 0;
+  let worst = 0;
+  for (let t = 0; t < reference.tokens; t++) {
+    const [aStart, aEnd, rStart, rEnd] = [actual.offsets[t]!, actual.offsets[t + 1]!, reference.offsets[t]!, reference.offsets[t + 1]!];
+    let shared = 0;
+    // Both lists are in increasing feature order: walk them together.
+    for (let a = aStart, r = rStart; a < aEnd && r < rEnd;) {
+      const [fa, fr] = [actual.features[a]!, reference.features[r]!];
+      if (fa < fr) a++;
+      else if (fr < fa) r++;
+      else {
+        shared++;
+        worst = Math.max(worst, Math.abs(actual.values[a++]! - reference.values[r++]!) / (scale || 1));
+      }
+    }
+    found += shared;
+    if (shared === rEnd - rStart && shared === aEnd - aStart) same++;
+  }
+  const active = reference.offsets[reference.tokens]!;
+  return { tokens: reference.tokens, sameFeatures: same, featureRecall: active ? found / active : 1, worstRelative: worst };
+}

@@ -51,6 +51,12 @@ export interface SaeSpec {
    * `center_writing_weights` does to the residual stream). undefined = unknown: the user chooses.
    */
   centerResidual?: boolean;
+  /**
+   * The encoder's arithmetic on the GPU: absent for float32 (exact: within 1e-4 of the reference), or
+   * 'float16' (half the weight memory, faster where the adapter has shader-f16; approximate). Only what
+   * the user chose: no file says it.
+   */
+  encoderPrecision?: 'float16';
   modelName?: string;
   contextSize?: number;
   /** Fields that could not be read or inferred and that the user must set before encoding. */

@@ -252,3 +252,20 @@ describe('the top k of wide rows, chunk by chunk', () => {
     expect(old.topKNodes).toBe(1);
   });
 });
+
+describe('a float16 encoder', () => {
+  test('stores W_enc in float16 (twice the columns per block) and stays within float16 rounding of the reference', async () => {
+    const s = spec({ architecture: 'topk', k: 5, centerResidual: true, applyBDecToInput: true, encoderPrecision: 'float16' });
+    const graph = makeGraph({ nodes: [], inputs: [makeValueInfo(HOOK, TensorDataType.FLOAT, ['batch', 'seq', D_IN])] });
+    appendSaeEncoder(graph, HOOK, s, WEIGHTS, { opset: 17, maxTensorBytes: D_IN * 4 * 10 });
+    const blocks = graph.initializers.filter((t) => t.name.startsWith('/sae/W_enc_'));
+    expect(blocks.map((t) => t.dataType)).toEqual([TensorDataType.FLOAT16, TensorDataType.FLOAT16]);
+    expect(blocks).toHaveLength(WIDTH / 20);
+
+    const half = await encodeWithGraph(s, WEIGHTS, INPUT);
+    const comparison = compareCodes(half.sparse, referenceEncode(WEIGHTS, s, INPUT));
+    expect(comparison.mismatchedTokens).toBeLessThanOrEqual(1);
+    expect(comparison.worstRelative).toBeGreaterThan(1e-6); // rounded, not float32 in disguise
+    expect(comparison.worstRelative).toBeLessThan(5e-3);
+  });
+});

@@ -20,9 +20,15 @@ describe('encodingKey', () => {
       { centerResidual: !spec.centerResidual }, { prependBos: !spec.prependBos }, { k: (spec.k ?? 0) + 1 },
       { hookName: 'blocks.0.hook_resid_pre' }, { hookHeadIndex: 2 }, { normalizationScale: 3 },
       { normalizeActivations: 'layer_norm' }, { applyBDecToInput: !spec.applyBDecToInput },
-      { rescaleActsByDecoderNorm: !spec.rescaleActsByDecoderNorm }, { architecture: 'relu' },
+      { rescaleActsByDecoderNorm: !spec.rescaleActsByDecoderNorm }, { architecture: 'relu' }, { encoderPrecision: 'float16' },
     ];
     const keys = new Set([encodingKey(spec), ...changed.map((change) => encodingKey({ ...spec, ...change }))]);
     expect(keys.size).toBe(changed.length + 1);
+  });
+
+  it('keeps the keys of caches made before the precision setting existed: float32 adds nothing', async () => {
+    const spec = await specOf('saelens-topk');
+    expect(encodingKey(spec)).not.toContain('Precision');
+    expect(JSON.parse(encodingKey({ ...spec, encoderPrecision: 'float16' }))).toMatchObject({ encoderPrecision: 'float16' });
   });
 });

@@ -219,3 +219,40 @@ describe('SAE encoding', () => {
     expect(ready.encoderBlocks).toBeGreaterThan(1);
   });
 });
+
+describe('float16 encoding', () => {
+  const half = { overrides: { encoderPrecision: 'float16' as const } };
+
+  test('is refused on an adapter without shader-f16, saying why and what to do', async () => {
+    const engine = await loadedEngine();
+    const { id } = await openFixture(engine, 'saelens-topk');
+    const refused = await failure(() => engine.selectSae(id, half));
+    expect(errorCode(refused)).toBe('sae/bad-config');
+    expect(refused.message).toMatch(/shader-f16.*encode in float32/);
+    expect(await engine.encoderCap()).toBeUndefined();
+  });
+
+  test.each(['saelens-topk', 'saelens-standard'])('%s: with shader-f16 the encoder runs in float16, measured against float32 on the probe text', async (fixture) => {
+    const engine = await loadedEngine({ features: ['shader-f16'] });
+    const { id, candidate } = await openFixture(engine, fixture);
+    const ready = await engine.selectSae(id, half);
+    expect(ready.spec.encoderPrecision).toBe('float16');
+    // The probe's tokens (BOS and 64 of the text), and an error that is small. It is there for the float32
+    // weights of saelens-standard (rounded to float16); saelens-topk's file holds float16 weights already,
+    // and the CPU stand-in widens float16 arithmetic to float32, so there it can be nil.
+    const check = ready.precisionCheck!;
+    expect(check.tokens).toBe(65);
+    if (fixture === 'saelens-standard') expect(check.worstRelative).toBeGreaterThan(1e-6);
+    expect(check.worstRelative).toBeLessThan(1e-2);
+    expect(check.featureRecall).toBeGreaterThan(0.95);
+    expect(check.sameFeatures).toBeGreaterThan(0.8 * check.tokens);
+    // And against the float64 reference on other rows: values within float16's rounding.
+    const rows = tokenRows(2, 16, 5);
+    const { codes } = await expectedCodes(ready.spec, await loadSaeWeights(candidate, ready.spec), rows);
+    const comparison = compareCodes(await engine.encode(rows), codes);
+    expect(comparison.mismatchedTokens).toBeLessThan(4);
+    expect(comparison.worstRelative).toBeLessThan(1e-2);
+    // float32 again: no check, exact.
+    expect((await engine.selectSae(id)).precisionCheck).toBeUndefined();
+  });
+});
