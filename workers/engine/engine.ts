@@ -339,7 +339,7 @@ export class Engine implements EngineApi {
         }
         return state!.encoder.encode(rows);
       },
-      batchRows: options.batchRows ?? batchRowsFor(run.ctx, run.width),
+      batchRows: options.batchRows ?? batchRowsFor(run.ctx, run.width, await this.maxTensorBytes()),
       shouldPause: () => signal?.aborted ?? false,
       ...(onProgress ? { onProgress: monotonic(onProgress) } : {}),
     });

@@ -37,9 +37,14 @@ export interface CacheRunnerOptions {
   now?: () => number;
 }
 
-/** Rows per encode call so that pre-activations stay near 64 MiB, within [1, 2048 tokens]. */
-export function batchRowsFor(ctx: number, width: number): number {
-  const tokens = Math.min(2048, Math.max(64, Math.floor((64 * 2 ** 20) / (4 * width))));
+/**
+ * Rows per encode call: the pre-activations (tokens x width float32, one GPU buffer, held twice while the
+ * encoder's column blocks are joined) stay within 64 MiB and within half the adapter's largest buffer;
+ * 64 to 2048 tokens, at least one row.
+ */
+export function batchRowsFor(ctx: number, width: number, maxBufferBytes = Infinity): number {
+  const budget = Math.min(64 * 2 ** 20, maxBufferBytes / 2);
+  const tokens = Math.min(2048, Math.max(64, Math.floor(budget / (4 * width))));
   return Math.max(1, Math.floor(tokens / ctx));
 }
 

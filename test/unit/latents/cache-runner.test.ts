@@ -9,7 +9,7 @@ import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import { packRows } from '../../../src/lib/corpus/index.ts';
 import { chunkRowsFor } from '../../../src/lib/storage/index.ts';
-import { runCache, type CacheProgress } from '../../../src/lib/latents/index.ts';
+import { batchRowsFor, runCache, type CacheProgress } from '../../../src/lib/latents/index.ts';
 import type { SparseActivations } from '../../../src/lib/index.ts';
 import { chunkToShards, createRun, getRun, listRuns, openCacheDb, readChunkTokens, readFeature, runDigest, storedTokens, writeChunk, type CacheDatabase, type CacheSettings } from '../../../src/lib/storage/index.ts';
 import { errorCode } from '../../../src/lib/index.ts';
@@ -221,4 +221,19 @@ describe('at delphi\'s default size', () => {
     const stored = await readChunkTokens(db, run, last);
     expect(Array.from(stored)).toEqual(Array.from(packed.tokens.subarray(last * run.chunkRows * 256)));
   }, 120_000);
+});
+
+describe('batchRowsFor', () => {
+  it('keeps pre-activations near 64 MiB, within 64 to 2048 tokens', () => {
+    expect(batchRowsFor(256, 32768)).toBe(2); // 512 tokens x 32768 x 4 B = 64 MiB
+    expect(batchRowsFor(256, 131072)).toBe(1); // 128 tokens: less than one row of 256, so one row
+    expect(batchRowsFor(64, 128)).toBe(32); // 2048 tokens at most
+    expect(batchRowsFor(1024, 1 << 20)).toBe(1);
+  });
+
+  it("stays within half the adapter's largest buffer", () => {
+    expect(batchRowsFor(256, 32768, 2 ** 30)).toBe(2); // plenty: the 64 MiB budget decides
+    expect(batchRowsFor(64, 32768, 32 * 2 ** 20)).toBe(2); // 16 MiB: 128 tokens
+    expect(batchRowsFor(64, 24576, 12 * 2 ** 20)).toBe(1); // 6 MiB: 64 tokens, the floor
+  });
 });
