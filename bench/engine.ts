@@ -4,7 +4,9 @@
  * for each case of a preset (a layer, an SAE width, TopK or ReLU):
  *   (a) the full forward with logits, (b) the forward cut at the SAE's hook, (c) the cut forward + SAE
  *   encode + sparse read-back, each the median of its repeats (tokens/s); (c)/(b), the median over runs of
- *   (b) and (c) taken in turn, and (b)/(a).
+ *   (b) and (c) taken in turn, and (b)/(a); and the encoder's matrix product alone, which bounds (c)/(b)
+ *   on a device bound by arithmetic: (b)'s time / ((b)'s time + the product's), `engine_bound_*`, with
+ *   `engine_over_bound_*` the share of that speed (c) reaches (medians; the product is timed after the pairs).
  * For the preset's first case also the same rows cached end to end into IndexedDB, and the store's
  * bytes per non-zero and write speed on one full chunk.
  *
@@ -156,19 +158,23 @@ export async function benchEngine(root: string, preset: EnginePreset): Promise<E
      * (b) and (c) run by run in turn, so that both see the same machine (a busy neighbour slows both, not
      * one): their ratio is the median of the per-pair ratios. Each kind is warmed up once first.
      */
-    const alternate = async (hookName: string, timeCut: boolean): Promise<{ cut?: number; engine: number; ratio?: number }> => {
+    const alternate = async (hookName: string, timeCut: boolean): Promise<{ cut?: number; engine: number; product: number; ratio?: number }> => {
       const tokens = tokenRows.length * seq;
       const cuts: number[] = [];
       const engines: number[] = [];
+      const products: number[] = [];
       if (timeCut) await time('cut', hookName, { repeats: 0 });
       await time('engine', hookName, { repeats: 0 });
       for (let i = 0; i < repeats; i++) {
         if (timeCut) cuts.push((await time('cut', hookName, { repeats: 1, warm: true })).repeats[0]!);
         engines.push((await time('engine', hookName, { repeats: 1, warm: true })).repeats[0]!);
       }
+      // The encoder's product alone (its own session: built, warmed up and timed in one call).
+      products.push(...(await time('product', hookName)).repeats);
       const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
       return {
         engine: tokens / median(engines),
+        product: tokens / median(products),
         ...(timeCut ? { cut: tokens / median(cuts), ratio: median(cuts.map((c, i) => c / engines[i]!)) } : {}),
       };
     };
@@ -198,11 +204,19 @@ export async function benchEngine(root: string, preset: EnginePreset): Promise<E
       const engine = timed.engine;
       figures[`engine_tok_s_${caseName(c)}`] = r(engine);
       figures[`engine_over_cut_${caseName(c)}`] = r(timed.ratio ?? engine / cut.get(c.layer)!, 3);
+      // The bound where arithmetic bounds the device: (c) can take no less than the cut forward plus the
+      // encoder's product alone, per token. As a ratio to (b), and (c)'s share of that speed (medians).
+      const boundTokS = 1 / (1 / cut.get(c.layer)! + 1 / timed.product);
+      figures[`encoder_product_tok_s_${caseName(c)}`] = r(timed.product);
+      figures[`engine_bound_${caseName(c)}`] = r(boundTokS / cut.get(c.layer)!, 3);
+      figures[`engine_over_bound_${caseName(c)}`] = r(engine / boundTokS, 3);
       if (i > 0) continue;
       // The first case under the plain names, and the end-to-end cache run and the store with its SAE.
       figures.cut_forward_tok_s = figures[`cut_forward_tok_s_l${c.layer}`]!;
       figures.engine_tok_s = r(engine);
       figures.engine_over_cut = figures[`engine_over_cut_${caseName(c)}`]!;
+      figures.engine_bound = figures[`engine_bound_${caseName(c)}`]!;
+      figures.engine_over_bound = figures[`engine_over_bound_${caseName(c)}`]!;
       figures.cut_over_full = figures[`cut_over_full_l${c.layer}`]!;
       const cacheRun = await step('cache run into IndexedDB', () => page.evaluate(async (tokens) => {
         const { engine } = (globalThis as any).autointerp;

@@ -97,8 +97,12 @@ export interface FeatureDirections {
 }
 
 export interface TimingRequest {
-  /** full: the whole model with logits read back; cut: the model up to the hook; engine: cut + SAE + sparse read-back. */
-  kind: 'full' | 'cut' | 'engine';
+  /**
+   * full: the whole model with logits read back; cut: the model up to the hook; engine: cut + SAE +
+   * sparse read-back; product: the selected SAE's encoder matrix product alone, on random activations
+   * (the least any encoder pays).
+   */
+  kind: 'full' | 'cut' | 'engine' | 'product';
   hookName?: string;
   rows: number[][];
   /** Timed runs after one untimed warm-up run. */

@@ -10,7 +10,7 @@ import {
   describeSource, detectSaes, encoderBlockColumns, estimateInputScale, exportDelphiZip, findSameCache, fingerprintOf, formatBytes, getRun,
   HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, inspectGpt2, listColumns, listRuns, loadGpt2, loadSaeWeights, loadTokenizer, modelDims,
   modelNameWarning, monotonic, openCacheDb, packRows, pastKeyValuesType, previewRows, readDelphiFolder, readDelphiZip, readDocuments, readFeature, readRunTokens, runCache, runDigest,
-  runExport, SaeEncoder, compareSparse, summarizeSae, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, writeChunk,
+  runExport, SaeEncoder, compareSparse, summarizeSae, buildEncoderProductModel, ENCODER_PRODUCT_IO, Prng, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, writeChunk,
   type CacheDatabase, type CacheProgress, type CacheRun, type CacheSettings, type CausalLm, type ColumnListing, type CorpusSource, type EngineRuntime,
   type FloatTensor, type Gpt2Config, type InferenceSession, type ModelDims, type ModelFileChoice, type PackedCorpus, type Progress, type SaeCandidate,
   type SaeSpec, type SparseActivations, type SparseAgreement, type TextTokenizer, type TokenEffect, type TokenEmbedding, type WebGpuStatus,
@@ -412,6 +412,16 @@ export class Engine implements EngineApi {
       once = () => this.encode(request.rows);
     } else if (request.kind === 'cut') {
       once = () => this.hookActivations(request.hookName ?? this.encoder?.ready.spec.hookName ?? 'blocks.0.hook_resid_pre', request.rows);
+    } else if (request.kind === 'product') {
+      const state = this.encoder;
+      if (!state) throw new AppError('sae/not-ready', 'No SAE is ready: open and select one first.');
+      const { spec } = state.ready;
+      const bytes = buildEncoderProductModel(spec, await loadSaeWeights(state.candidate, spec), { maxTensorBytes: await this.maxTensorBytes() });
+      const session = await this.runtime.backend.createSession(bytes, 'the SAE encoder product');
+      const dims = [request.rows.length, request.rows[0]?.length ?? 0, spec.dIn];
+      const x = { type: 'float32' as const, data: new Prng(1).normals(dims[0]! * dims[1]! * dims[2]!, 1), dims };
+      once = () => session.run({ [ENCODER_PRODUCT_IO.input]: x });
+      release = () => session.release();
     } else {
       const session = await this.runtime.backend.createSession(model.onnx, 'the full model', { externalData: model.externalData });
       const pastType = pastKeyValuesType(model.onnx); // the whole export takes its own type (the built graphs take float32)

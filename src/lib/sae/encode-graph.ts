@@ -11,7 +11,7 @@
  *   float32 encoder is 384 MiB), and the block outputs are concatenated.
  */
 import { AppError } from '../errors.ts';
-import { attrInt, makeValueInfo, TensorDataType, type OnnxGraph } from '../formats/index.ts';
+import { attrInt, encodeModel, makeGraph, makeModel, makeValueInfo, TensorDataType, type OnnxGraph } from '../formats/index.ts';
 import { GraphBuilder } from './graph-builder.ts';
 import { appendTopK, type ChunkedTopKPlan } from './top-k-graph.ts';
 import type { SaeSpec, SaeWeights } from './types.ts';
@@ -82,20 +82,7 @@ export function appendSaeEncoder(graph: OnnxGraph, hookTensor: string, spec: Sae
   }
   if (spec.applyBDecToInput) x = g.op('Sub', [x, g.weight('b_dec', weights.bDec, [dIn])]);
 
-  // x @ W_enc, split into column blocks that each fit one GPU buffer; in float16 when chosen (the input
-  // and W_enc rounded, the product widened back: everything after it stays float32).
-  const half = spec.encoderPrecision === 'float16';
-  const input = half ? g.op('Cast', [x], [attrInt('to', TensorDataType.FLOAT16)]) : x;
-  const columnsPerBlock = encoderBlockColumns(dIn, options.maxTensorBytes, spec.encoderPrecision);
-  const blocks: string[] = [];
-  for (let start = 0; start < width; start += columnsPerBlock) {
-    const end = Math.min(width, start + columnsPerBlock);
-    const block = end - start === width ? weights.wEnc : columnBlock(weights.wEnc, dIn, width, start, end);
-    const name = `W_enc_${start}`;
-    blocks.push(g.op('MatMul', [input, half ? g.half(name, block, [dIn, end - start]) : g.weight(name, block, [dIn, end - start])]));
-  }
-  const joined = blocks.length === 1 ? blocks[0]! : g.op('Concat', blocks, [attrInt('axis', -1)]);
-  const product = half ? g.op('Cast', [joined], [attrInt('to', TensorDataType.FLOAT)]) : joined;
+  const product = appendEncoderProduct(g, x, spec, weights, options.maxTensorBytes);
 
   let acts: string;
   switch (spec.architecture) {
@@ -142,6 +129,44 @@ export function appendSaeEncoder(graph: OnnxGraph, hookTensor: string, spec: Sae
     makeValueInfo(SAE_OUTPUTS.indices, TensorDataType.INT64),
     ...(outputs.length > 2 ? [makeValueInfo(SAE_OUTPUTS.activeCount, TensorDataType.FLOAT)] : []),
   ];
+}
+
+/**
+ * x @ W_enc, split into column blocks that each fit one GPU buffer; in float16 when chosen (the input
+ * and W_enc rounded, the product widened back: everything after it stays float32).
+ */
+function appendEncoderProduct(g: GraphBuilder, x: string, spec: SaeSpec, weights: SaeWeights, maxTensorBytes: number): string {
+  const { dIn, width } = spec;
+  const half = spec.encoderPrecision === 'float16';
+  const input = half ? g.op('Cast', [x], [attrInt('to', TensorDataType.FLOAT16)]) : x;
+  const columnsPerBlock = encoderBlockColumns(dIn, maxTensorBytes, spec.encoderPrecision);
+  const blocks: string[] = [];
+  for (let start = 0; start < width; start += columnsPerBlock) {
+    const end = Math.min(width, start + columnsPerBlock);
+    const block = end - start === width ? weights.wEnc : columnBlock(weights.wEnc, dIn, width, start, end);
+    const name = `W_enc_${start}`;
+    blocks.push(g.op('MatMul', [input, half ? g.half(name, block, [dIn, end - start]) : g.weight(name, block, [dIn, end - start])]));
+  }
+  const joined = blocks.length === 1 ? blocks[0]! : g.op('Concat', blocks, [attrInt('axis', -1)]);
+  return half ? g.op('Cast', [joined], [attrInt('to', TensorDataType.FLOAT)]) : joined;
+}
+
+/** The input of the encoder-product model ([batch, seq, d_in] float32) and its output (each token's largest product). */
+export const ENCODER_PRODUCT_IO = { input: 'x', output: 'largest' } as const;
+
+/**
+ * The encoder's matrix product alone, as a model of its own: the least any encoder of this SAE pays per
+ * token, which the benchmark sets against the cut forward to bound what encoding can cost. Only each
+ * token's largest value comes back, so no read-back is timed.
+ */
+export function buildEncoderProductModel(spec: SaeSpec, weights: SaeWeights, options: { maxTensorBytes: number; opset?: number }): Uint8Array {
+  const opset = options.opset ?? 17;
+  const graph = makeGraph({ nodes: [], inputs: [makeValueInfo(ENCODER_PRODUCT_IO.input, TensorDataType.FLOAT, ['batch', 'seq', spec.dIn])] });
+  const g = new GraphBuilder(graph, '/sae/', opset);
+  const largest = g.reduce('ReduceMax', appendEncoderProduct(g, ENCODER_PRODUCT_IO.input, spec, weights, options.maxTensorBytes), -1, 0);
+  g.op('Identity', [largest], [], [ENCODER_PRODUCT_IO.output]);
+  graph.outputs = [makeValueInfo(ENCODER_PRODUCT_IO.output, TensorDataType.FLOAT)];
+  return encodeModel(makeModel(graph, { opset }));
 }
 
 /** Columns of W_enc per block so that one block stays under `maxTensorBytes` (in float32, or float16 when chosen). */

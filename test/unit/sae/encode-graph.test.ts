@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, test } from 'vitest';
 import { errorCode } from '../../../src/lib/errors.ts';
 import { encodeModel, makeGraph, makeModel, makeValueInfo, TensorDataType } from '../../../src/lib/formats/index.ts';
-import { appendSaeEncoder, packTopK, planChunkedTopK, prepareInput, referenceEncode, SAE_K_INPUT, SAE_OUTPUTS } from '../../../src/lib/sae/index.ts';
+import { appendSaeEncoder, buildEncoderProductModel, ENCODER_PRODUCT_IO, packTopK, planChunkedTopK, prepareInput, referenceEncode, SAE_K_INPUT, SAE_OUTPUTS } from '../../../src/lib/sae/index.ts';
 import type { ChunkedTopKPlan, SaeNormalization, SaeSpec, SaeWeights } from '../../../src/lib/sae/index.ts';
 import type { SparseActivations } from '../../../src/lib/types.ts';
 import { Prng } from '../../../src/lib/util/index.ts';
@@ -267,5 +267,26 @@ describe('a float16 encoder', () => {
     expect(comparison.mismatchedTokens).toBeLessThanOrEqual(1);
     expect(comparison.worstRelative).toBeGreaterThan(1e-6); // rounded, not float32 in disguise
     expect(comparison.worstRelative).toBeLessThan(5e-3);
+  });
+});
+
+describe('the encoder product alone (the benchmark\'s bound)', () => {
+  test('gives each token\'s largest x W_enc, over column blocks as the encoder splits them', async () => {
+    const s = spec({ architecture: 'topk', k: 5 });
+    for (const maxTensorBytes of [1 << 30, D_IN * 4 * 7]) {
+      const session = await ort.InferenceSession.create(buildEncoderProductModel(s, WEIGHTS, { maxTensorBytes }), { logSeverityLevel: 3 });
+      const out = await session.run({ [ENCODER_PRODUCT_IO.input]: new ort.Tensor('float32', INPUT, [BATCH, SEQ, D_IN]) });
+      const largest = out[ENCODER_PRODUCT_IO.output]!.data as Float32Array;
+      expect(largest).toHaveLength(TOKENS);
+      for (let t = 0; t < TOKENS; t++) {
+        let best = -Infinity;
+        for (let j = 0; j < WIDTH; j++) {
+          let sum = 0;
+          for (let i = 0; i < D_IN; i++) sum += INPUT[t * D_IN + i]! * WEIGHTS.wEnc[i * WIDTH + j]!;
+          best = Math.max(best, sum);
+        }
+        expect(largest[t]).toBeCloseTo(best, 4);
+      }
+    }
   });
 });

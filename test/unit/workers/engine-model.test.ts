@@ -213,6 +213,17 @@ describe('SAE encoding', () => {
     expect(errorCode(await failure(() => engine.createCache({ tokens: new Uint32Array(64) })))).toBe('cache/bad-input');
   });
 
+  test('time() measures the encoder product alone once an SAE is selected', async () => {
+    const fresh = await loadedEngine();
+    const rows = tokenRows(1, 8, 3);
+    expect(errorCode(await failure(() => fresh.time({ kind: 'product', rows, repeats: 1 })))).toBe('sae/not-ready');
+    await fresh.selectSae((await openFixture(fresh, 'saelens-topk')).id);
+    const timed = await fresh.time({ kind: 'product', rows, repeats: 2 });
+    expect(timed.repeats).toHaveLength(2);
+    expect(timed.tokens).toBe(16);
+    expect(timed.tokensPerSecond).toBeGreaterThan(0);
+  });
+
   test('an adapter with a small buffer limit splits W_enc by itself', async () => {
     const small = await loadedEngine({ limits: { maxBufferSize: 64 * 4 * 50 } });
     const { ready } = await encodeAgainstReference(small, 'saelens-topk', tokenRows(2, 8, 2));
