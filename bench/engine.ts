@@ -162,7 +162,6 @@ export async function benchEngine(root: string, preset: EnginePreset): Promise<E
       const tokens = tokenRows.length * seq;
       const cuts: number[] = [];
       const engines: number[] = [];
-      const products: number[] = [];
       if (timeCut) await time('cut', hookName, { repeats: 0 });
       await time('engine', hookName, { repeats: 0 });
       for (let i = 0; i < repeats; i++) {
@@ -170,7 +169,7 @@ export async function benchEngine(root: string, preset: EnginePreset): Promise<E
         engines.push((await time('engine', hookName, { repeats: 1, warm: true })).repeats[0]!);
       }
       // The encoder's product alone (its own session: built, warmed up and timed in one call).
-      products.push(...(await time('product', hookName)).repeats);
+      const products = (await time('product', hookName)).repeats;
       const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
       return {
         engine: tokens / median(engines),

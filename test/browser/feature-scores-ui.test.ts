@@ -118,6 +118,11 @@ const rows = (page: Page): Promise<Row[]> =>
     };
   }));
 const shownFeatures = async (page: Page) => (await rows(page)).map((r) => r.feature);
+/** Opens a feature's page from its row in the table, as a user would, and waits for it. */
+async function openFeature(page: Page, feature: number): Promise<void> {
+  await page.locator(`[data-testid="features-row"][data-feature="${feature}"] a`).click();
+  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${feature}`);
+}
 const explainedIndexOrder = Object.keys(EXPLANATIONS).map(Number).sort((a, b) => a - b);
 
 /** Waits until the table shows exactly `features`, in this order. */
@@ -255,8 +260,7 @@ test('the table shows each feature\'s newest explanation and scores, sorts by a 
 test('a feature\'s page shows each score run with every judgement, and "only mistakes" leaves the wrong ones', async () => {
   const { page } = browser;
   await page.getByTestId('filter-explained').selectOption('yes');
-  await page.locator(`[data-testid="features-row"][data-feature="${A}"] a`).click();
-  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${A}`);
+  await openFeature(page, A);
   const card = page.getByTestId('feature-scores');
   await card.getByTestId('feature-score-run').waitFor();
   expect(await card.getByTestId('feature-score-run').count()).toBe(1);
@@ -304,8 +308,7 @@ test('a feature\'s page shows each score run with every judgement, and "only mis
 
   // E: text mode, no probability column, the unanswered example says so and is neither right nor wrong.
   await page.getByTestId('feature-back').click();
-  await page.locator(`[data-testid="features-row"][data-feature="${E}"] a`).click();
-  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${E}`);
+  await openFeature(page, E);
   const e = page.getByTestId('feature-scores').locator('[data-testid="feature-score-result"][data-scorer="detection"]');
   await e.waitFor();
   expect(await e.getByTestId('feature-score-mode').getAttribute('data-mode')).toBe('text');
@@ -316,16 +319,14 @@ test('a feature\'s page shows each score run with every judgement, and "only mis
   expect(await unanswered.locator('.verdict').textContent()).toBe('no answer');
   // C: balanced accuracy undefined, shown as n/a (never 0).
   await page.getByTestId('feature-back').click();
-  await page.locator(`[data-testid="features-row"][data-feature="${C}"] a`).click();
-  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${C}`);
+  await openFeature(page, C);
   const c = page.getByTestId('feature-scores').locator('[data-testid="feature-score-result"][data-scorer="detection"]');
   await c.waitFor();
   expect(await c.locator('[data-metric="balanced_accuracy"]').getAttribute('data-value')).toBe('null');
   expect(await c.locator('[data-metric="balanced_accuracy"] dd').textContent()).toBe('n/a');
   // D was never scored: the card points to the Explain screen.
   await page.getByTestId('feature-back').click();
-  await page.locator(`[data-testid="features-row"][data-feature="${D}"] a`).click();
-  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${D}`);
+  await openFeature(page, D);
   await page.getByTestId('feature-no-scores').waitFor();
   expect(await page.getByTestId('feature-no-scores').locator('a').getAttribute('href')).toMatch(/#\/explain/);
   expect(browser.errors).toEqual([]);
@@ -385,8 +386,7 @@ test('a newer score run with simulation, marked tokens, failures and raw answers
   await expectRows(page, [F]);
   await page.getByTestId('filter-reset').click();
 
-  await page.locator(`[data-testid="features-row"][data-feature="${F}"] a`).click();
-  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${F}`);
+  await openFeature(page, F);
   const card = page.getByTestId('feature-scores');
   const fuzz = card.locator('[data-testid="feature-score-result"][data-scorer="fuzzing"]');
   await fuzz.waitFor();
