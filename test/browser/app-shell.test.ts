@@ -13,7 +13,7 @@ test('the page shows the WebGPU adapter the engine worker got', async () => {
   const { page } = browser;
   await page.goto(appUrl());
   const name = page.getByTestId('adapter-name');
-  await name.waitFor({ timeout: 60_000 });
+  await name.waitFor();
   // Chromium here runs WebGPU on SwiftShader; the label must name the real adapter, not a placeholder.
   expect((await name.textContent())?.toLowerCase()).toContain('swiftshader');
   await expect(page.getByTestId('adapter-missing').count()).resolves.toBe(0);
@@ -37,7 +37,7 @@ test('a browser without WebGPU gets a clear message and advice', async () => {
   });
   await page.goto(appUrl());
   const missing = page.getByTestId('adapter-missing');
-  await missing.waitFor({ timeout: 60_000 });
+  await missing.waitFor();
   expect(await missing.textContent()).toContain('no WebGPU');
   expect(await page.getByTestId('adapter').textContent()).toContain('Chrome or Edge');
   expect(await page.getByTestId('model-load').isDisabled()).toBe(true);

@@ -25,13 +25,13 @@ test('upload a corpus, tokenize it, cache activations with progress, and export 
   await page.getByTestId('corpus-tokens').fill('2000');
   await page.getByTestId('corpus-prepare').click();
   const summary = page.getByTestId('corpus-summary');
-  await summary.waitFor({ timeout: 60_000 });
+  await summary.waitFor();
   // The small corpus ends before the budget: every whole row of it is used, and the page says so.
   expect(await summary.textContent()).toMatch(/34 rows × 32 = 1,088 tokens from 12 documents of documents.jsonl \[text\] \(the corpus ended before the budget\)/);
 
   await page.getByTestId('cache-start').click();
   const list = page.getByTestId('cache-list');
-  await list.locator('text=done').waitFor({ timeout: 120_000 });
+  await list.locator('text=done').waitFor();
   expect(await list.textContent()).toContain('blocks.1.hook_resid_pre');
   expect(await page.getByTestId('cache-storage').textContent()).toMatch(/Browser storage: [\d.]+ MB used, [\d.]+ (MB|GB) free/);
   const download = page.waitForEvent('download');
@@ -51,12 +51,12 @@ test('a Hugging Face dataset is read from the hub over HTTP in the worker; a mis
   await page.getByTestId('corpus-repo').fill('autointerp-test/no-such-corpus');
   await page.getByTestId('corpus-find-columns').click();
   const error = page.getByTestId('corpus-error');
-  await error.waitFor({ timeout: 60_000 });
+  await error.waitFor();
   expect(await error.textContent()).toContain('autointerp-test/no-such-corpus');
 
   await page.getByTestId('corpus-repo').fill('autointerp-test/tiny-corpus');
   await page.getByTestId('corpus-find-columns').click();
-  await page.getByTestId('corpus-column').or(page.getByTestId('corpus-error')).waitFor({ timeout: 60_000 });
+  await page.getByTestId('corpus-column').or(page.getByTestId('corpus-error')).waitFor();
   expect(await page.getByTestId('corpus-error').count()).toBe(0);
   expect(await page.getByTestId('corpus-column').locator('option').allTextContents()).toEqual(expect.arrayContaining(['text', 'title']));
   expect(await page.getByTestId('corpus-column').inputValue()).toBe('text');
@@ -64,7 +64,7 @@ test('a Hugging Face dataset is read from the hub over HTTP in the worker; a mis
   await page.getByTestId('corpus-tokens').fill('640');
   await page.getByTestId('corpus-prepare').click();
   const summary = page.getByTestId('corpus-summary');
-  await summary.waitFor({ timeout: 60_000 });
+  await summary.waitFor();
   // The budget (20 rows of 32) fills before the dataset's 38 paragraphs end.
   expect(await summary.textContent()).toMatch(/^20 rows × 32 = 640 tokens from \d+ documents of .*autointerp-test\/tiny-corpus/);
   expect(await summary.textContent()).not.toContain('ended before the budget');
@@ -82,24 +82,24 @@ test('pause a run, resume it from the list, then cancel it: the cache is gone', 
   await page.getByTestId('corpus-file').setInputFiles({ name: 'long.txt', mimeType: 'text/plain', buffer: Buffer.from(Array(100).fill(text).join('\n\n')) });
   await page.getByTestId('corpus-ctx').fill('32');
   await page.getByTestId('corpus-prepare').click();
-  await page.getByTestId('corpus-summary').waitFor({ timeout: 60_000 });
+  await page.getByTestId('corpus-summary').waitFor();
   // A TopK SAE with k 8 stores 8 activations of 4 bytes per token, plus 2 bytes for the token.
   const tokens = Number(/= ([\d,]+) tokens/.exec((await page.getByTestId('corpus-summary').textContent())!)![1]!.replace(/,/g, ''));
   expect(await page.getByTestId('cache-estimate').textContent()).toContain(`about ${((tokens * 34) / 1e6).toFixed(2)} MB (8 activations per token`);
 
   await page.getByTestId('cache-start').click();
-  await page.getByTestId('cache-progress').waitFor({ timeout: 60_000 }); // the first batch is in
+  await page.getByTestId('cache-progress').waitFor(); // the first batch is in
   await page.getByTestId('cache-pause').click();
   const row = page.getByTestId('cache-list').locator('tbody tr').first();
-  await row.getByTestId('cache-status').filter({ hasText: 'paused' }).waitFor({ timeout: 60_000 });
+  await row.getByTestId('cache-status').filter({ hasText: 'paused' }).waitFor();
   expect(await page.getByTestId('cache-pause').count()).toBe(0);
   await page.getByTestId('cache').screenshot({ path: 'test-results/cache-paused.png' });
 
   await row.getByRole('button', { name: 'Resume' }).click();
-  await page.getByTestId('cache-progress').waitFor({ timeout: 60_000 });
+  await page.getByTestId('cache-progress').waitFor();
   await page.getByTestId('cache-cancel').click();
-  await page.getByTestId('cache-start').and(page.locator(':enabled')).waitFor({ timeout: 60_000 });
-  await expect.poll(async () => page.getByTestId('cache-list').locator('tbody tr').count().catch(() => 0), { timeout: 10_000 }).toBe(before);
+  await page.getByTestId('cache-start').and(page.locator(':enabled')).waitFor();
+  await expect.poll(async () => page.getByTestId('cache-list').locator('tbody tr').count().catch(() => 0)).toBe(before);
   expect(await page.evaluate(() => (globalThis as any).autointerp.engine.listCaches().then((l: unknown[]) => l.length))).toBe(before);
   expect(browser.errors).toEqual([]);
 });

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { appUrl, goto, hubUrl, launch, openApp, type Browser } from './harness.ts';
 
 let browser: Browser;
-beforeAll(async () => void (browser = await launch()).page.setDefaultTimeout(20_000));
+beforeAll(async () => void (browser = await launch()));
 afterAll(() => browser?.close());
 
 const columnsOrError = async () => {
   const { page } = browser;
-  await page.getByTestId('corpus-column').or(page.getByTestId('corpus-error')).waitFor({ timeout: 60_000 });
+  await page.getByTestId('corpus-column').or(page.getByTestId('corpus-error')).waitFor();
   return (await page.getByTestId('corpus-error').count()) ? await page.getByTestId('corpus-error').textContent() : undefined;
 };
 
@@ -35,7 +35,7 @@ test('the demo dataset loads from the demo hub after the demo model; datasets ha
   await page.getByTestId('corpus-ctx').fill('32');
   await page.getByTestId('corpus-tokens').fill('640');
   await page.getByTestId('corpus-prepare').click();
-  await page.getByTestId('corpus-summary').waitFor({ timeout: 60_000 });
+  await page.getByTestId('corpus-summary').waitFor();
   expect(await page.getByTestId('corpus-summary').textContent()).toMatch(/^20 rows × 32 = 640 tokens from \d+ documents of autointerp-test\/tiny-corpus/);
   expect(browser.requests.some((url) => url.startsWith(`${demoHub}datasets/autointerp-test/tiny-corpus/`))).toBe(true);
 
@@ -45,7 +45,7 @@ test('the demo dataset loads from the demo hub after the demo model; datasets ha
   await page.getByTestId('corpus-repo').fill('autointerp-test/no-such-corpus');
   await page.getByTestId('corpus-find-columns').click();
   const error = page.getByTestId('corpus-error');
-  await error.waitFor({ timeout: 60_000 });
+  await error.waitFor();
   const message = (await error.textContent())!;
   expect(message).toContain(`Tried: ${hubUrl()}api/datasets/autointerp-test/no-such-corpus/parquet/default/train`);
   expect(message).not.toContain(demoHub);
@@ -60,7 +60,7 @@ test('the demo dataset loads from the demo hub after the demo model; datasets ha
   expect(await columnsOrError()).toBeUndefined();
   await page.getByTestId('corpus-tokens').fill('100000');
   await page.getByTestId('corpus-prepare').click();
-  await expect.poll(async () => page.getByTestId('corpus-summary').textContent(), { timeout: 60_000 }).toMatch(/from 19 documents of autointerp-test\/tiny-corpus/);
+  await expect.poll(async () => page.getByTestId('corpus-summary').textContent()).toMatch(/from 19 documents of autointerp-test\/tiny-corpus/);
   expect(browser.requests).toContain(`${hubUrl()}datasets/autointerp-test/tiny-corpus/resolve/main/default/train/0001.parquet`);
   expect(browser.requests.filter((url) => url.startsWith(`${hubUrl()}datasets/autointerp-test/tiny-corpus/`) && url.endsWith('0000.parquet'))).toEqual([]);
 
@@ -122,7 +122,7 @@ test('row length, token budget and seed are checked where typed, and Tokenize wa
   const fieldError = (field: string) => page.getByTestId(`corpus-${field}-error`);
   const expectRefused = async (field: 'ctx' | 'tokens' | 'seed', value: string, text: RegExp) => {
     await page.getByTestId(`corpus-${field}`).fill(value);
-    await expect.poll(async () => (await fieldError(field).count()) ? fieldError(field).textContent() : '', { timeout: 5_000 }).toMatch(text);
+    await expect.poll(async () => (await fieldError(field).count()) ? fieldError(field).textContent() : '').toMatch(text);
     expect(await page.getByTestId(`corpus-${field}`).getAttribute('aria-invalid')).toBe('true');
     expect(await prepare.isDisabled()).toBe(true);
   };
@@ -151,7 +151,7 @@ test('row length, token budget and seed are checked where typed, and Tokenize wa
   await page.getByTestId('corpus-file').setInputFiles(TEXT_FILE);
   await expect.poll(() => prepare.isEnabled()).toBe(true);
   await prepare.click();
-  await page.getByTestId('corpus-summary').waitFor({ timeout: 60_000 });
+  await page.getByTestId('corpus-summary').waitFor();
   expect(browser.errors).toEqual([]);
 });
 
@@ -164,10 +164,10 @@ test('every corpus input has a label a screen reader reads out, in both modes', 
   await page.getByTestId('corpus-file').setInputFiles({ name: 'documents.jsonl', mimeType: 'application/json', buffer: Buffer.from('{"text": "a"}\n') });
   await page.getByRole('combobox', { name: 'Text column', exact: true }).waitFor();
   expect(await unlabelled()).toEqual([]);
-  await page.getByLabel('Corpus file', { exact: true }).waitFor({ timeout: 5_000 });
-  for (const name of ['Tokens per row', 'Token budget', 'Shuffle seed']) await page.getByRole('spinbutton', { name, exact: true }).waitFor({ timeout: 5_000 });
+  await page.getByLabel('Corpus file', { exact: true }).waitFor();
+  for (const name of ['Tokens per row', 'Token budget', 'Shuffle seed']) await page.getByRole('spinbutton', { name, exact: true }).waitFor();
   await page.getByTestId('corpus-mode-hub').check();
   expect(await unlabelled()).toEqual([]);
-  for (const name of ['Dataset repo (owner/name)', 'Config (subset)', 'Split', 'Dataset hub', 'Parquet files (optional)']) await page.getByRole('textbox', { name, exact: true }).waitFor({ timeout: 5_000 });
+  for (const name of ['Dataset repo (owner/name)', 'Config (subset)', 'Split', 'Dataset hub', 'Parquet files (optional)']) await page.getByRole('textbox', { name, exact: true }).waitFor();
   expect(browser.errors).toEqual([]);
 });

@@ -46,7 +46,7 @@ const directive = (policy: string, name: string): string[] =>
 test('the page writes its policy before anything else, and it refuses foreign and injected scripts', async () => {
   const { page } = browser;
   await page.goto(appUrl());
-  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+  await page.getByTestId('adapter-name').waitFor();
 
   const policy = await policyOf(page);
   expect(policy.count).toBe(1);
@@ -109,7 +109,7 @@ test('the engine worker runs under the page policy: hosts not allowed are refuse
   const errors: string[] = [];
   page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
   await page.goto(appUrl());
-  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+  await page.getByTestId('adapter-name').waitFor();
   const load = (hub: string) =>
     page.evaluate(async ({ hub, repo }) => {
       try {
@@ -139,7 +139,7 @@ test('the engine worker runs under the page policy: hosts not allowed are refuse
     [`${other}/some/path`, "'unsafe-inline'", 'https://evil.example; script-src *', 'javascript:alert(1)', 'data:text/plain,x', 42],
   ] as const);
   await page.reload();
-  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+  await page.getByTestId('adapter-name').waitFor();
   const saved = (await policyOf(page)).content;
   expect(directive(saved, 'connect-src')).toContain(other);
   expect(saved).not.toContain('evil.example');
@@ -169,7 +169,7 @@ test('the built app runs from a sub-path: worker, wasm and the bundled demo hub 
   try {
     const base = `${site.url}some/sub/path/`;
     await page.goto(base);
-    await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+    await page.getByTestId('adapter-name').waitFor();
     expect((await policyOf(page)).count).toBe(1);
     const result = await page.evaluate(async ({ repo, hub }) => {
       const { engine } = (globalThis as any).autointerp;

@@ -20,7 +20,6 @@ const seen: { url: string; headers: Record<string, string>; body: string }[] = [
 beforeAll(async () => {
   llm = await startLlmServer({ keys: [KEY], retryAfterSeconds: 0 });
   browser = await launch();
-  browser.page.setDefaultTimeout(60_000);
   // The context sees the requests of the page and of its workers.
   browser.page.context().on('request', (request: Request) => seen.push({ url: request.url(), headers: request.headers(), body: request.postData() ?? '' }));
 });
@@ -72,7 +71,7 @@ test('every qualifying feature of a cache made in the page is explained, and the
   expect(qualifying.length).toBeGreaterThan(5);
   const from = llm.requests.length;
   await startRun(page, { min: 2, concurrency: 4 });
-  await page.locator('[data-testid="explain-job"][data-status="done"]').waitFor({ timeout: 120_000 });
+  await page.locator('[data-testid="explain-job"][data-status="done"]').waitFor();
   const results = page.getByTestId('explain-result');
   await expect.poll(() => results.count()).toBe(qualifying.length);
   expect(await page.locator('[data-testid="explain-result"][data-failed="true"]').count()).toBe(0);
@@ -189,7 +188,7 @@ test('a reload mid-run resumes without asking again about a finished feature', a
   const { page } = browser;
   llm.setLatency(400);
   const id = await startRun(page, { min: 2, concurrency: 2 });
-  await expect.poll(async () => (await interp<any[]>(page, 'explanations', id)).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(3);
+  await expect.poll(async () => (await interp<any[]>(page, 'explanations', id)).length).toBeGreaterThanOrEqual(3);
   await page.reload();
   await page.getByTestId('view-explain').waitFor();
   const job = await jobById(page, id);
@@ -202,7 +201,7 @@ test('a reload mid-run resumes without asking again about a finished feature', a
   await page.getByTestId('llm-model').waitFor();
   const from = llm.requests.length;
   await page.getByTestId('explain-resume').click();
-  await expect.poll(async () => (await jobById(page, id)).status, { timeout: 120_000, interval: 500 }).toBe('done');
+  await expect.poll(async () => (await jobById(page, id)).status, { interval: 500 }).toBe('done');
   expect(chats(from)).toHaveLength(job.features.length - finished);
   expect((await interp<any[]>(page, 'explanations', job.id)).map((r) => r.feature)).toEqual(job.features);
 });
@@ -214,7 +213,7 @@ test('signing in with OpenRouter (PKCE) gets a key for this tab', async () => {
   await page.getByTestId('llm-base-url').fill(llm.openRouterBase);
   await page.getByTestId('llm-sign-in').click();
   // The stand-in's /auth sends the browser back with ?code=; the page trades it for a key.
-  await expect.poll(() => page.getByTestId('llm-key').inputValue(), { timeout: 30_000 }).toMatch(/.{8,}/);
+  await expect.poll(() => page.getByTestId('llm-key').inputValue()).toMatch(/.{8,}/);
   expect(page.url()).not.toContain('code=');
   await page.getByTestId('llm-key-status').waitFor();
   const exchange = llm.requests.find((r) => r.method === 'POST' && r.path === '/api/v1/auth/keys');

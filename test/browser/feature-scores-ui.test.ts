@@ -19,7 +19,6 @@ let hook = '';
 
 beforeAll(async () => {
   browser = await launch();
-  browser.page.setDefaultTimeout(60_000);
   await browser.page.setViewportSize({ width: 1280, height: 800 });
 });
 afterAll(async () => {

@@ -13,7 +13,6 @@ import { goto, launch, makeCache, type Browser } from './harness.ts';
 let browser: Browser;
 beforeAll(async () => {
   browser = await launch();
-  browser.page.setDefaultTimeout(60_000);
 });
 afterAll(async () => {
   await browser?.close();
@@ -273,7 +272,7 @@ test('131072 features: the table renders only the rows in view, sorts and scroll
   await new Promise((done) => setTimeout(done, 500));
   expect(await error.isVisible()).toBe(true);
   await page.getByTestId('features-retry').click();
-  await rows.first().waitFor({ timeout: 120_000 });
+  await rows.first().waitFor();
   expect(await error.count()).toBe(0);
   expect(await page.getByTestId('features-summary').textContent()).toContain('131,072 features');
   const { alive, firstAlive } = await page.evaluate(async (runId) => {

@@ -13,7 +13,6 @@ import { appUrl, goto, hubUrl, launch, openApp, saeUpload, type Browser } from '
 let browser: Browser;
 beforeAll(async () => {
   browser = await launch();
-  browser.page.setDefaultTimeout(30_000);
 });
 afterAll(async () => {
   await browser?.close();
@@ -155,7 +154,7 @@ test('the panels show what is true now: a model reload releases the SAE and clea
   await page.getByTestId('sample-encode').click();
   await page.getByTestId('try-tokens').waitFor();
   await page.getByTestId('model-load').click();
-  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await page.getByTestId('model-ready').waitFor();
   expect(await page.getByTestId('sae-ready').count()).toBe(0);
   expect(await page.getByTestId('sample-table').count()).toBe(0);
   expect(await page.getByTestId('sae-note').textContent()).toMatch(/released with the previous model/);
@@ -170,11 +169,11 @@ test('Enter in the repo field loads the model, and at 1280x800 the GPU line leav
   const page = await browser.context.newPage();
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto(appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }));
-  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+  await page.getByTestId('adapter-name').waitFor();
   const box = await page.getByTestId('adapter').boundingBox();
   expect(box!.height).toBeLessThan(60);
   await page.screenshot({ path: 'test-results/first-screen.png' });
   await page.getByTestId('model-repo').press('Enter');
-  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await page.getByTestId('model-ready').waitFor();
   await page.close();
 });

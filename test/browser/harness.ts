@@ -3,9 +3,25 @@ import type { Page } from 'playwright-core';
 import { inject } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { launch as launchChromium, type Browser } from '../../scripts/chromium.ts';
 import { FIXTURES, fixtureFiles } from '../support/sae-fixtures.ts';
 
-export { launch, type Browser } from '../../scripts/chromium.ts';
+export type { Browser };
+
+/**
+ * How long any wait of a browser test (a click, a locator's waitFor, expect.poll) may take before it
+ * fails. The waits are for events (an element shown, a value reached); this is only their deadline.
+ * It is long because SwiftShader compiles shaders on the CPU, and a loaded two-core machine can take
+ * tens of seconds where an idle one takes two; a test's own limit (vitest.config.ts) still bounds it.
+ */
+export const WAIT_MS = 120_000;
+
+/** Chromium for a test: every page of its profile waits up to WAIT_MS unless a step says otherwise. */
+export async function launch(options: { profile?: string } = {}): Promise<Browser> {
+  const browser = await launchChromium(options);
+  browser.context.setDefaultTimeout(WAIT_MS);
+  return browser;
+}
 
 export const appUrl = (params: Record<string, string> = {}): string => {
   const url = new URL(inject('appUrl'));
@@ -34,15 +50,15 @@ export async function goto(page: Page, screen: Screen): Promise<void> {
 export async function openApp(page: Page, options: { model?: 'stand-in' | 'demo' | 'none'; sae?: string } = {}): Promise<void> {
   const model = options.model ?? 'stand-in';
   await page.goto(model === 'stand-in' ? appUrl({ hub: hubUrl(), model: 'autointerp-test/tiny-gpt2' }) : appUrl());
-  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+  await page.getByTestId('adapter-name').waitFor();
   if (model === 'none') return;
   if (model === 'demo') await page.getByTestId('model-preset').selectOption({ label: 'Tiny GPT-2 (demo, bundled with this app)' });
   await page.getByTestId('model-load').click();
-  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await page.getByTestId('model-ready').waitFor();
   if (!options.sae) return;
   await page.getByTestId('sae-files').setInputFiles(saeUpload(options.sae));
   await page.getByTestId('sae-use').click();
-  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+  await page.getByTestId('sae-ready').waitFor();
 }
 
 /**
@@ -61,7 +77,7 @@ export async function makeCache(page: Page, sae: string): Promise<string> {
   await page.getByTestId('corpus-summary').waitFor();
   const before: string[] = await page.evaluate(async () => (await (globalThis as any).autointerp.engine.listCaches()).map((run: { id: string }) => run.id));
   await page.getByTestId('cache-start').click();
-  await page.getByTestId('cache-list').locator('text=done').waitFor({ timeout: 120_000 });
+  await page.getByTestId('cache-list').locator('text=done').waitFor();
   const after: string[] = await page.evaluate(async () => (await (globalThis as any).autointerp.engine.listCaches()).map((run: { id: string }) => run.id));
   return after.find((id) => !before.includes(id))!;
 }

@@ -24,7 +24,6 @@ beforeAll(async () => {
   writeHubLayouts(layouts);
   hub = await startStaticServer([{ prefix: '/', root: [join(FIXTURES, 'hub'), layouts], hubLayout: true }]);
   browser = await launch();
-  browser.page.setDefaultTimeout(60_000);
 });
 afterAll(async () => {
   await browser?.close();
@@ -44,7 +43,7 @@ async function load(repo: string): Promise<{ inspection: string; error?: string 
   await expect.poll(async () => (await inspection.textContent().catch(() => '')) ?? '').not.toMatch(/^\s*$|Looking up/);
   const said = (await inspection.textContent())!;
   await page.getByTestId('model-load').click();
-  await page.getByTestId('model-ready').or(page.getByTestId('model-error')).waitFor({ timeout: 120_000 });
+  await page.getByTestId('model-ready').or(page.getByTestId('model-error')).waitFor();
   const error = (await page.getByTestId('model-error').count()) ? (await page.getByTestId('model-error').textContent())! : undefined;
   return { inspection: said, ...(error ? { error } : {}) };
 }

@@ -23,7 +23,6 @@ let nTokens = 0;
 
 beforeAll(async () => {
   browser = await launch();
-  browser.page.setDefaultTimeout(60_000);
 });
 afterAll(async () => {
   await browser?.close();

@@ -19,9 +19,9 @@ test('dropping a SAELens SAE shows its summary; using it encodes a sample on the
   const text = (await summary.textContent()) ?? '';
   for (const expected of ['SAELens', 'TopK', 'k = 8', '128 features', 'blocks.2.hook_resid_post', 'F16']) expect(text).toContain(expected);
   await page.getByTestId('sae-use').click();
-  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+  await page.getByTestId('sae-ready').waitFor();
   await page.getByTestId('sample-encode').click();
-  await page.getByTestId('try-tokens').waitFor({ timeout: 60_000 });
+  await page.getByTestId('try-tokens').waitFor();
   const table = page.getByTestId('sample-table');
   const rows = await table.locator('tbody tr').allTextContents();
   expect(rows.length).toBeGreaterThan(5);
@@ -61,7 +61,7 @@ test('settings the files leave open must be set before use', async () => {
   await page.getByTestId('sae-center').selectOption('no');
   expect(await page.getByTestId('sae-use').isDisabled()).toBe(false);
   await page.getByTestId('sae-use').click();
-  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+  await page.getByTestId('sae-ready').waitFor();
 });
 
 test('a corrupt SAE file gets a clear message and the page keeps working', async () => {
@@ -104,7 +104,7 @@ test('float16 encoding is offered only where the adapter reports shader-f16, and
   // float32 still works; a float16 encoder's measured agreement is what the panel would show.
   await page.getByTestId('sae-precision').selectOption('float32');
   await page.getByTestId('sae-use').click();
-  await page.getByTestId('sae-ready').waitFor({ timeout: 60_000 });
+  await page.getByTestId('sae-ready').waitFor();
   expect(await page.getByTestId('sae-precision-check').count()).toBe(0);
   await page.evaluate(() => {
     const state = (globalThis as any).autointerp.state;

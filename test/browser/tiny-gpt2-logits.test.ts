@@ -76,12 +76,12 @@ test('tiny GPT-2 on WebGPU in the worker matches the reference forward', async (
 test('the UI loads the bundled demo model with a progress bar that ends at 100%', async () => {
   const page = await browser.context.newPage();
   await page.goto(appUrl());
-  await page.getByTestId('adapter-name').waitFor({ timeout: 60_000 });
+  await page.getByTestId('adapter-name').waitFor();
   await page.getByTestId('model-preset').selectOption({ label: 'Tiny GPT-2 (demo, bundled with this app)' });
   expect(await page.getByTestId('model-repo').inputValue()).toBe(REPO);
   await page.getByTestId('model-load').click();
   const ready = page.getByTestId('model-ready');
-  await ready.waitFor({ timeout: 120_000 });
+  await ready.waitFor();
   expect(await ready.textContent()).toMatch(/3 layers,\s+d_model 64, 4 heads, vocabulary 4,097/);
   // The download fraction the UI computed from the worker's progress events reached the end.
   const fraction = await page.evaluate(() => (globalThis as any).autointerp.state.downloadFraction);

@@ -22,7 +22,6 @@ beforeAll(async () => {
   servers = await startAppServers({ root: resolve(root, process.env.TEST_DIST ?? 'dist'), llmLatencyMs: 0 });
   expect(servers.llm).toBeDefined();
   browser = await launch();
-  browser.page.setDefaultTimeout(60_000);
   await browser.page.setViewportSize({ width: 1280, height: 800 });
   rmSync(shots, { recursive: true, force: true });
   mkdirSync(shots, { recursive: true });
@@ -111,7 +110,7 @@ test('the demo, from empty storage to an exported delphi zip, by clicking and ty
   await page.getByTestId('nav-setup').click();
   await page.getByTestId('model-preset').selectOption({ label: 'Tiny GPT-2 (demo, bundled with this app)' });
   await page.getByTestId('model-load').click();
-  await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+  await page.getByTestId('model-ready').waitFor();
   await page.getByTestId('sae-demo').click();
   await page.getByTestId('sae-use').click();
   await page.getByTestId('sae-ready').waitFor();

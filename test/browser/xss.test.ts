@@ -20,7 +20,6 @@ let llm: LlmServer;
 beforeAll(async () => {
   llm = await startLlmServer({ models: [{ ...STAND_IN_MODELS[0]!, id: MODEL, name: `${SCRIPT} model` }] });
   browser = await launch();
-  browser.page.setDefaultTimeout(60_000);
   await browser.page.addInitScript(() => {
     (globalThis as any).__violations = [];
     document.addEventListener('securitypolicyviolation', (e) => (globalThis as any).__violations.push(`${e.violatedDirective} ${e.sample}`));
@@ -66,7 +65,7 @@ test('tokens, typed text, explanations, model names and file names holding <scri
   await page.getByTestId('corpus-prepare').click();
   await page.getByTestId('corpus-summary').waitFor();
   await page.getByTestId('cache-start').click();
-  await page.getByTestId('cache-list').locator('text=done').waitFor({ timeout: 120_000 });
+  await page.getByTestId('cache-list').locator('text=done').waitFor();
   expect(await pageText(page)).toContain(`${IMG}.txt`);
   await expectNothingRan(page, 'cache');
   const runId: string = await page.evaluate(async () => (await (globalThis as any).autointerp.engine.listCaches())[0].id);
@@ -83,9 +82,9 @@ test('tokens, typed text, explanations, model names and file names holding <scri
   await page.getByTestId('explain-max-features').fill('8');
   await page.getByTestId('explain-plan').waitFor();
   await page.getByTestId('explain-start').click();
-  await page.locator('[data-testid="explain-job"][data-status="done"]').waitFor({ timeout: 120_000 });
+  await page.locator('[data-testid="explain-job"][data-status="done"]').waitFor();
   await page.getByTestId('score-start').click();
-  await page.locator('[data-testid="score-job"][data-status="done"]').waitFor({ timeout: 120_000 });
+  await page.locator('[data-testid="score-job"][data-status="done"]').waitFor();
   const text = await pageText(page);
   expect(text).toContain(MODEL);
   expect((await page.locator('[data-testid="llm-model"] option').allTextContents()).join('\n')).toContain(MODEL);
