@@ -262,7 +262,7 @@ describe('npm run explain', () => {
     const features = Array.from({ length: 16 }, (_, f) => f);
     const records = writeRecords({ [HOOK_A]: features });
     const out = fresh('out');
-    const run = await cli(['--records', records, '--base-url', server.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR, '--timeout', '1', '--attempts', '3']);
+    const run = await cli(['--records', records, '--base-url', server.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR, '--timeout', '2', '--attempts', '3']);
     expect(run.code, run.stderr).toBe(0);
     const json = readRun(out);
     const explained = explanationFiles(out).map((name) => Number(/_latent(\d+)\.txt$/.exec(name)![1]));

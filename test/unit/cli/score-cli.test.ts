@@ -419,7 +419,7 @@ describe('npm run score', () => {
     const features = Array.from({ length: 8 }, (_, f) => f);
     const { records, explained } = writeInputs({ [HOOK_A]: features });
     const scorers = ['detection', 'fuzzing', 'simulation'];
-    const args = (out: string) => ['--records', records, '--explanations', explained, '--scorers', scorers.join(','), '--base-url', server!.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR, '--timeout', '1', '--attempts', '2'];
+    const args = (out: string) => ['--records', records, '--explanations', explained, '--scorers', scorers.join(','), '--base-url', server!.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR, '--timeout', '2', '--attempts', '2'];
     server = await startLlmServer({ keys: [KEY], retryAfterSeconds: 0 });
     const clean = fresh('clean');
     expect((await inProcess(args(clean))).code).toBe(0);

@@ -254,7 +254,7 @@ describe('onnx-proto: varints and attributes', () => {
     }
   });
 
-  it('decodes and encodes a large model quickly without copying weights', () => {
+  it('decodes and encodes a large model without copying its weights', () => {
     const weight = new Float32Array(16 * 1024 * 1024); // 64 MiB
     weight[weight.length - 1] = 42;
     const model = makeModel(makeGraph({
@@ -264,15 +264,14 @@ describe('onnx-proto: varints and attributes', () => {
       outputs: [makeValueInfo('y', TensorDataType.FLOAT, ['n', 4096])],
     }));
     const bytes = encodeModel(model);
-    const start = performance.now();
     const decoded = decodeModel(bytes);
+    // Decoding views the weight where it lies in the file's bytes (no copy).
+    expect(tensorRawData(decoded.graph.initializers[0]!)!.buffer).toBe(bytes.buffer);
     decoded.graph.outputs.push(makeValueInfo('x', TensorDataType.FLOAT));
     const { parts, length } = encodeModelParts(decoded);
-    const elapsed = performance.now() - start;
     expect(length - bytes.byteLength).toBeGreaterThan(0);
     expect(length - bytes.byteLength).toBeLessThan(32);
     expect(parts.some((p) => p.buffer === bytes.buffer && p.byteLength >= weight.byteLength)).toBe(true);
-    expect(elapsed).toBeLessThan(200);
     const reencoded = decodeModel(encodeModel(decoded));
     expect(reencoded.graph.outputs.map((o) => o.name)).toEqual(['y', 'x']);
     const raw = tensorRawData(reencoded.graph.initializers[0]!)!;

@@ -441,21 +441,6 @@ describe('referenceForward: structural properties', () => {
   });
 });
 
-describe('referenceForward: speed', () => {
-  it('runs a 3-layer d_model 64 model on 2 x 32 tokens well under a second', () => {
-    const config: Gpt2Config = { n_layer: 3, n_head: 4, n_embd: 64, n_positions: 64, vocab_size: 1000 };
-    const weights = randomWeights(config, 5);
-    const ids = randomIds(config, 2, 32, 6);
-    referenceForward(weights, ids); // warm up the JIT
-    const start = performance.now();
-    const result = referenceForward(weights, ids);
-    const ms = performance.now() - start;
-    console.log(`reference forward, 3 layers, d_model 64, vocab 1000, 2 x 32 tokens: ${ms.toFixed(1)} ms`);
-    expect(result.logits!.every(Number.isFinite)).toBe(true);
-    expect(ms).toBeLessThan(1000);
-  });
-});
-
 // ---------------------------------------------------------------------------------------------
 // Loading from safetensors
 

@@ -158,7 +158,7 @@ describe('runScores against the stand-in', () => {
 
   test.each(['detection', 'simulation'])('%s with faults on 30 in 100 requests: every feature finishes, failures recorded, sums equal the server log', async (scorer) => {
     server = await startLlmServer({ faults: { rate: 0.3, seed: 5 }, retryAfterSeconds: 0 });
-    const client = openRouterClient({ baseUrl: server.openRouterBase, apiKey: 'sk-test', timeoutMs: 300, retry: { baseDelayMs: 2, maxDelayMs: 20, maxAttempts: 2 } });
+    const client = openRouterClient({ baseUrl: server.openRouterBase, apiKey: 'sk-test', timeoutMs: 2000, retry: { baseDelayMs: 2, maxDelayMs: 20, maxAttempts: 2 } });
     const results: ScoreResult[] = [];
     const summary = await runScores(items(10), { client, model: 'stand-in/explainer', tokenizer, scorer, settings: { logprobs: scorer === 'detection' }, onResult: (r) => void results.push(r) });
     expect(summary.stopped).toBeUndefined();

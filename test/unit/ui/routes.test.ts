@@ -72,18 +72,15 @@ describe('the features table order', () => {
     expect(countQualifying(columns, 3)).toBe(3);
     expect(countQualifying(columns, 0)).toBe(4); // a dead feature is never explained
   });
-  test('131072 features sort without trouble', () => {
+  test('131072 features sort in order, ties by index (how fast is for npm run bench -- --only table)', () => {
     const width = 131072;
     const max = Float32Array.from({ length: width }, (_, f) => (f * 7919) % 1000);
     const big = { width, nnz: new Uint32Array(width).fill(1), windows: new Uint32Array(width).fill(1), max, mean: max };
-    const start = performance.now();
     const order = featureOrder(big, 'max', 'desc');
-    const ms = performance.now() - start;
     expect(order).toHaveLength(width);
     let unordered = 0;
     for (let i = 1; i < width; i++) if (max[order[i - 1]!]! < max[order[i]!]! || (max[order[i - 1]!] === max[order[i]!] && order[i - 1]! > order[i]!)) unordered++;
     expect(unordered).toBe(0);
-    expect(ms).toBeLessThan(1000);
   });
   test('numbers as the table writes them', () => {
     expect(formatDensity(0)).toBe('0');

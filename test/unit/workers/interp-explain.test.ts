@@ -8,7 +8,7 @@
 import 'fake-indexeddb/auto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { startLlmServer, type LlmServer } from '../../../scripts/servers/llm-server.ts';
 import { startStaticServer, type StaticServer } from '../../../scripts/servers/static-server.ts';
 import { exportResultsZip, openCacheDb, readDelphiResultsZip, readZip, type CacheRun, type ClassificationMetrics } from '../../../src/lib/index.ts';
@@ -24,8 +24,6 @@ let llm: LlmServer;
 let interp: Interp;
 let run: CacheRun;
 let features: number[];
-/** The explain and score jobs of the score test, for the tests of what is read from them. */
-let scored: { explainId: string; scoreId: string } | undefined;
 
 beforeAll(async () => {
   hub = await startStaticServer([{ prefix: '/', root: join(FIXTURES, 'hub'), hubLayout: true }]);
@@ -43,6 +41,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([hub?.close(), llm?.close()]);
 });
+// Each test sets the server's faults or latency it needs; none inherits another's, even one that failed.
+afterEach(() => {
+  llm.setFaults(undefined);
+  llm.setLatency(0);
+});
 
 const chats = (from: number) => llm.requests.slice(from).filter((r) => r.path.endsWith('/chat/completions'));
 
@@ -52,7 +55,6 @@ test('with 30% injected faults every feature ends explained or failed, and the t
   const from = llm.requests.length;
   const job = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features, concurrency: 4, recordOptions: { minExamples: 3 } });
   const done = await interp.runExplainJob(job.id, { apiKey: KEY, timeoutMs: 2000 });
-  llm.setFaults(undefined);
   expect(done.status).toBe('done');
   const results = await interp.explanations(job.id);
   expect(results.map((r) => r.feature)).toEqual([...features].sort((a, b) => a - b));
@@ -87,7 +89,6 @@ test('a paused job resumes without asking again about a finished feature', async
   expect(before.length).toBeLessThan(features.length);
   const resumedFrom = llm.requests.length;
   const done = await interp.runExplainJob(job.id, { apiKey: KEY, timeoutMs: 2000 });
-  llm.setLatency(0);
   expect(done.status).toBe('done');
   // Each resumed call is about a feature without a result: as many calls as features left.
   expect(chats(resumedFrom)).toHaveLength(features.length - before.length);
@@ -108,14 +109,34 @@ test('a refused key stops the job and says so; the job can be resumed with the r
   expect(done.stopped).toBeUndefined();
 });
 
+/**
+ * 8 features explained, then scored by detection and fuzzing with 30% of the scoring calls meeting a
+ * fault: made once, by whichever test asks first, so that each test below can run alone (`-t`) and none
+ * depends on another having passed.
+ */
+let scoring: Promise<{ explainId: string; scoreId: string; from: number; done: Awaited<ReturnType<Interp['runScoreJob']>> }> | undefined;
+function scoredJobs() {
+  scoring ??= (async () => {
+    const explain = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features: features.slice(0, 8), concurrency: 4, recordOptions: { minExamples: 3 } });
+    const explained = await interp.runExplainJob(explain.id, { apiKey: KEY, timeoutMs: 2000 });
+    if (explained.status !== 'done') throw new Error(`the explain job ended ${explained.status}`);
+    llm.setFaults({ rate: 0.3, seed: 3 });
+    try {
+      const from = llm.requests.length;
+      const job = await interp.createScoreJob({ cacheRunId: run.id, explainJobId: explain.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', scorers: ['detection', 'fuzzing'], settings: { logprobs: true }, concurrency: 4 });
+      const done = await interp.runScoreJob(job.id, { apiKey: KEY, timeoutMs: 2000 });
+      return { explainId: explain.id, scoreId: job.id, from, done };
+    } finally {
+      llm.setFaults(undefined);
+    }
+  })();
+  return scoring;
+}
+
 test('score jobs: detection and fuzzing with 30% faults end every feature; pooled metrics are those of the stored per-example records; the delphi zip reads back the same', async () => {
-  const explain = await interp.createExplainJob({ cacheRunId: run.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', features: features.slice(0, 8), concurrency: 4, recordOptions: { minExamples: 3 } });
-  expect((await interp.runExplainJob(explain.id, { apiKey: KEY, timeoutMs: 2000 })).status).toBe('done');
-  llm.setFaults({ rate: 0.3, seed: 3 });
-  const from = llm.requests.length;
-  const job = await interp.createScoreJob({ cacheRunId: run.id, explainJobId: explain.id, baseUrl: llm.openRouterBase, model: 'stand-in/explainer', scorers: ['detection', 'fuzzing'], settings: { logprobs: true }, concurrency: 4 });
-  const done = await interp.runScoreJob(job.id, { apiKey: KEY, timeoutMs: 2000 });
-  llm.setFaults(undefined);
+  const { explainId, scoreId, from, done } = await scoredJobs();
+  const job = { id: scoreId };
+  const explain = { id: explainId };
   expect(done.status).toBe('done');
   const stored = await interp.scoreResults(job.id);
   expect(stored.map((s) => s.feature)).toEqual(features.slice(0, 8).sort((a, b) => a - b));
@@ -135,7 +156,6 @@ test('score jobs: detection and fuzzing with 30% faults end every feature; poole
     expect(pooled.failed).toBe(examples.length - judged.length);
     expect(pooled.auc).not.toBeNull();
   }
-  scored = { explainId: explain.id, scoreId: job.id };
   const zip = await interp.exportResults(explain.id, job.id);
   const back = await readDelphiResultsZip(zip);
   expect(back.map((r) => r.feature)).toEqual(stored.map((s) => s.feature));
@@ -148,8 +168,7 @@ test('score jobs: detection and fuzzing with 30% faults end every feature; poole
 });
 
 test('what the screens read of a score job: table columns, the feature page, the ROC curve and densities, CSV and Neuronpedia exports', async () => {
-  expect(scored).toBeDefined();
-  const { explainId, scoreId } = scored!;
+  const { explainId, scoreId } = await scoredJobs();
   const stored = await interp.scoreResults(scoreId);
   const columns = await interp.featureScores(run.id);
   expect(columns.scores.map((c) => c.scorer)).toEqual(['detection', 'fuzzing']);
@@ -204,7 +223,7 @@ test('what the screens read of a score job: table columns, the feature page, the
 });
 
 test('delphi results imported into a cache: the same metrics as the run they were exported from; other scorer folders and other SAEs are refused with a reason', async () => {
-  const { explainId, scoreId } = scored!;
+  const { explainId, scoreId } = await scoredJobs();
   const zip = await interp.exportResults(explainId, scoreId);
   // Named as delphi names them (fuzz), beside a folder of another scorer that cannot be read here.
   const entries = (await readZip(zip)).map((e) => ({ path: e.path.replace('/fuzzing/', '/fuzz/'), blob: e.blob }));
