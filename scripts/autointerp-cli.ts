@@ -23,7 +23,7 @@
  *     together, over resumed runs)  --seed 22 (records and scoring)  --key-env NAME  --tokenizer <hub id or
  *     folder> (default: the model_name of the cache's config.json)  --hub <url>  --timeout 90  --attempts 5
  * Exit codes: 0 done, 1 a stage stopped or failed (the stage's own message says why; rerun to go on),
- * 2 bad usage, 130 stopped by Ctrl-C.
+ * 2 bad usage, 130 stopped by Ctrl-C, 143 by SIGTERM.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';

@@ -22,13 +22,13 @@
  *   --hub https://huggingface.co/  --timeout 90 (seconds per attempt)  --attempts 5 (per call, retries included)
  * Exit codes: 0 done (features that failed are listed in run.json; rerun to try them again), 1 the run
  * stopped (key refused, no credits, budget spent, ...), could not start, or explained nothing because
- * every call failed, 2 bad usage, 130 stopped by Ctrl-C (run.json written; rerun to go on).
+ * every call failed, 2 bad usage, 130 stopped by Ctrl-C and 143 by SIGTERM (run.json written; rerun to go on).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { runIfEntry, UsageError, type CliIo } from './cli.ts';
+import { runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
 import {
   createLlmClient,
   describeError,
@@ -599,10 +599,11 @@ export async function main(argv: readonly string[], io: ExplainIo = { log: (line
       if (unshown) io.info(unshown);
     } catch (error) {
       if (errorCode(error) !== 'cancelled') throw error;
-      const message = `Stopped by Ctrl-C after ${plural(succeeded, 'feature')} explained in this run; rerun the same command to go on.`;
+      const stop = stopOf(io.signal);
+      const message = `Stopped by ${stop.by} after ${plural(succeeded, 'feature')} explained in this run; rerun the same command to go on.`;
       await finish({ code: 'cancelled', message });
       io.info(`stopped: ${message} (${runPath})`);
-      return 130;
+      return stop.exitCode;
     }
 
     let stopped = summary.stopped;
@@ -634,9 +635,10 @@ export async function main(argv: readonly string[], io: ExplainIo = { log: (line
       return 2;
     }
     if (errorCode(error) === 'cancelled') {
-      await finish?.({ code: 'cancelled', message: 'Stopped by Ctrl-C.' }).catch(() => undefined);
-      io.info('stopped by Ctrl-C.');
-      return 130;
+      const stop = stopOf(io.signal);
+      await finish?.({ code: 'cancelled', message: `Stopped by ${stop.by}.` }).catch(() => undefined);
+      io.info(`stopped by ${stop.by}.`);
+      return stop.exitCode;
     }
     await finish?.({ code: errorCode(error) ?? 'unknown', message: describeError(error) }).catch(() => undefined);
     io.info(describeError(error));
@@ -644,5 +646,5 @@ export async function main(argv: readonly string[], io: ExplainIo = { log: (line
   }
 }
 
-// Ctrl-C aborts the calls in flight (their features are asked again on resume) and writes run.json; a second one quits at once.
+// Ctrl-C or SIGTERM aborts the calls in flight (their features are asked again on resume) and writes run.json; a second one quits at once.
 await runIfEntry(import.meta.url, 'stopping: aborting the calls in flight and writing run.json (Ctrl-C again to quit at once)…', main);

@@ -14,13 +14,13 @@
  *   --skip-bos | --keep-bos  (leave out or keep each row's first position; default keep, as delphi's
  *     config does not say whether rows start with BOS)
  *   --hook layers.6  (only these hook folders, comma-separated)
- * Exit codes: 0 done, 1 a cache that cannot be read, 2 bad usage, 130 stopped by Ctrl-C.
+ * Exit codes: 0 done, 1 a cache that cannot be read, 2 bad usage, 130 stopped by Ctrl-C, 143 by SIGTERM.
  */
 import { openAsBlob, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runIfEntry, UsageError, type CliIo } from './cli.ts';
+import { runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
 import {
   delphiCacheReader,
   DEFAULT_RECORD_OPTIONS,
@@ -323,8 +323,9 @@ export async function main(argv: readonly string[], io: CliIo = { log: (line) =>
       return 2;
     }
     if (errorCode(error) === 'cancelled') {
-      io.info(`stopped: ${tally.written} records written before Ctrl-C; each file is whole.`);
-      return 130;
+      const stop = stopOf(io.signal);
+      io.info(`stopped: ${tally.written} records written before ${stop.by}; each file is whole.`);
+      return stop.exitCode;
     }
     io.info(describeError(error));
     return 1;

@@ -33,12 +33,12 @@
  *   attempt)  --attempts 5 (per call, retries included)
  * Exit codes: 0 done (failures are listed in score-run.json; rerun to try them again), 1 the run stopped
  * (key refused, no credits, budget spent, ...), could not start, or scored nothing because every feature
- * failed, 2 bad usage, 130 stopped by Ctrl-C (score-run.json and metrics.json written; rerun to go on).
+ * failed, 2 bad usage, 130 stopped by Ctrl-C and 143 by SIGTERM (score-run.json and metrics.json written; rerun to go on).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { runIfEntry, UsageError, type CliIo } from './cli.ts';
+import { runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
 import { addUsageJson, checkRecord, llmOptions, LLM_FLAGS, openTokenizer, pricingOf, readFlags, snakeKeys, usageJson, wholeFlag, writeJsonAtomic, isLoopback, listRecordFiles, resolveKey, ZERO_USAGE_JSON, type LlmCliOptions, type RecordFile, type UsageJson } from './explain-cli.ts';
 import {
   classificationMetrics,
@@ -666,10 +666,11 @@ export async function main(argv: readonly string[], io: ScoreIo = { log: (line) 
       if (unshown) io.info(unshown);
     } catch (error) {
       if (errorCode(error) !== 'cancelled') throw error;
-      const message = `Stopped by Ctrl-C after ${plural(succeeded, 'score')} in this run; rerun the same command to go on.`;
+      const stop = stopOf(io.signal);
+      const message = `Stopped by ${stop.by} after ${plural(succeeded, 'score')} in this run; rerun the same command to go on.`;
       await finish({ code: 'cancelled', message });
       io.info(`stopped: ${message} (${runPath})`);
-      return 130;
+      return stop.exitCode;
     }
 
     let stopped = summary.stopped;
@@ -713,9 +714,10 @@ export async function main(argv: readonly string[], io: ScoreIo = { log: (line) 
       return 2;
     }
     if (errorCode(error) === 'cancelled') {
-      await finish?.({ code: 'cancelled', message: 'Stopped by Ctrl-C.' }).catch(() => undefined);
-      io.info('stopped by Ctrl-C.');
-      return 130;
+      const stop = stopOf(io.signal);
+      await finish?.({ code: 'cancelled', message: `Stopped by ${stop.by}.` }).catch(() => undefined);
+      io.info(`stopped by ${stop.by}.`);
+      return stop.exitCode;
     }
     await finish?.({ code: errorCode(error) ?? 'unknown', message: describeError(error) }).catch(() => undefined);
     io.info(describeError(error));

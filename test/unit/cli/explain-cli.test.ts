@@ -10,7 +10,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -211,7 +211,7 @@ describe('npm run explain', () => {
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    for (let i = 0; i < 1200 && explanationFiles(out).length < 3; i++) await new Promise((done) => setTimeout(done, 25));
+    await expect.poll(() => explanationFiles(out).length, { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(3);
     child.kill('SIGINT');
     expect(await exited, stderr).toBe(130);
     const first = readRun(out);
@@ -254,6 +254,52 @@ describe('npm run explain', () => {
     expect(third.code, third.stderr).toBe(0);
     expect(chats(server.requests.slice(before))).toHaveLength(12 - done);
     expect(readRun(out)).toMatchObject({ skipped: 12, succeeded: 0, runs: 3, usage: second.usage });
+  });
+
+  /** The processes whose command line names `text` (a run's --out folder: the command and its launchers). */
+  const processesNaming = (text: string): number[] =>
+    readdirSync('/proc').filter((name) => /^\d+$/.test(name)).flatMap((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text) ? [Number(pid)] : [];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+
+  test.each([
+    { launcher: 'npm run explain', signal: 'SIGTERM', code: 143, by: 'SIGTERM' },
+    { launcher: 'npm run explain', signal: 'SIGINT', code: 130, by: 'Ctrl-C' },
+    { launcher: 'npx tsx', signal: 'SIGTERM', code: 143, by: 'SIGTERM' },
+  ] as const)('$signal sent to the process the user started ($launcher) stops the run: run.json says so, no process is left', async ({ launcher, signal, code, by }) => {
+    server = await startLlmServer({ keys: [KEY], latencyMs: 250 });
+    const records = writeRecords({ [HOOK_A]: Array.from({ length: 12 }, (_, f) => f) });
+    const out = fresh('out');
+    const args = ['--records', records, '--base-url', server.openRouterBase, '--model', MODEL, '--out', out, '--concurrency', '2', '--tokenizer', TOKENIZER_DIR];
+    const [command, ...prefix] = launcher === 'npx tsx' ? ['npx', 'tsx', CLI] : ['npm', 'run', '--silent', 'explain', '--'];
+    const started = spawn(command!, [...prefix, ...args], { cwd: ROOT, env: envWith({ OPENROUTER_API_KEY: KEY }) });
+    let stderr = '';
+    started.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // The exit status a shell reports: the code, or 128 + the signal's number for a process ended by one.
+    const exited = new Promise<number | null>((done) => started.on('exit', (exitCode, killedBy) => done(exitCode ?? (killedBy ? 128 + constants.signals[killedBy] : null))));
+    await expect.poll(() => explanationFiles(out).length, { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(2);
+    started.kill(signal);
+    expect(await exited, stderr).toBe(code);
+    // The command itself (under npx, below a shell and tsx that do not pass the signal on) ends too.
+    await expect.poll(() => processesNaming(out), { timeout: 30_000, interval: 50 }).toEqual([]);
+    const run = readRun(out);
+    const done = explanationFiles(out).length;
+    expect(done).toBeLessThan(12);
+    expect(run).toMatchObject({ succeeded: done, not_done: 12 - done, stopped: { code: 'cancelled' } });
+    expect(run.stopped!.message).toMatch(new RegExp(`^Stopped by ${by} after \\d+ features explained in this run; rerun the same command to go on\\.`));
+    expect(run.finished_at).not.toBeNull();
+    // What it was charged for is in run.json: every answer that arrived (at most the 2 calls in flight were cut off).
+    const answered = server.requests.filter((r) => r.usage).length;
+    expect(run.usage.calls).toBeGreaterThanOrEqual(answered - 2);
+    expect(run.usage.calls).toBeLessThanOrEqual(answered);
+    // And no call is made after the stop.
+    const asked = server.requests.length;
+    await new Promise((done) => setTimeout(done, 600));
+    expect(server.requests.length).toBe(asked);
   });
 
   test('with faults on 40% of requests every feature ends explained or listed as failed, and the sums still match', async () => {

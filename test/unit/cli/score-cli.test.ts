@@ -5,7 +5,7 @@
  * test GPT-2), explanations as delphi's `explanations/<hook>_latent<f>.txt` files. Checked: the score
  * files (delphi's seven keys for detection and fuzzing, the simulation records), metrics.json's exact
  * shape and every figure recomputed here by hand from the written per-example records (not with the
- * metrics module), usage equal to the server's log, AUC with --logprobs, resuming (after Ctrl-C too),
+ * metrics module), usage equal to the server's log, AUC with --logprobs, resuming (after a SIGTERM too),
  * faults on 30% of requests (every feature scored or listed as failed; a prediction is the stand-in's
  * answer or null, never guessed), a refused key and spent credits, and the key in no output.
  */
@@ -345,37 +345,37 @@ describe('npm run score', () => {
     expect(readRun(out).usage).toMatchObject(logged(server.requests));
   });
 
-  test('resumes: a scorer added later asks only its calls; a removed score file is scored again; Ctrl-C writes the run files and exits 130', async () => {
+  test('resumes: a scorer added later asks only its calls; a removed score file is scored again; SIGTERM to npm writes the run files and exits 143', async () => {
     server = await startLlmServer({ keys: [KEY] });
     const features = Array.from({ length: 10 }, (_, f) => f);
     const { records, explained } = writeInputs({ [HOOK_A]: features });
     const out = fresh('out');
     const base = ['--records', records, '--explanations', explained, '--base-url', server.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR, '--concurrency', '2'];
 
-    // Ctrl-C during a detection run.
+    // SIGTERM to `npm run score` (the process the user started) during a detection run.
     server.setLatency(150);
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...base, '--scorers', 'detection'], { cwd: ROOT, env: envWith({ OPENROUTER_API_KEY: KEY }) });
+    const child = spawn('npm', ['run', '--silent', 'score', '--', ...base, '--scorers', 'detection'], { cwd: ROOT, env: envWith({ OPENROUTER_API_KEY: KEY }) });
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    for (let i = 0; i < 1200 && scoreFiles(out, 'detection').length < 2; i++) await new Promise((done) => setTimeout(done, 25));
-    child.kill('SIGINT');
-    expect(await exited, stderr).toBe(130);
+    await expect.poll(() => scoreFiles(out, 'detection').length, { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(2);
+    child.kill('SIGTERM');
+    expect(await exited, stderr).toBe(143);
     const done = scoreFiles(out, 'detection').length;
     expect(done).toBeGreaterThanOrEqual(2);
     expect(done).toBeLessThan(10);
     const first = readRun(out);
     expect(first).toMatchObject({ stopped: { code: 'cancelled' }, per_scorer: { detection: { scored: done, succeeded: done, not_done: 10 - done } } });
     expect(first.finished_at).not.toBeNull();
-    expect(stderr).toMatch(/stopped: Stopped by Ctrl-C after \d+ scores in this run; rerun the same command to go on\./);
+    expect(stderr).toMatch(/stopped: Stopped by SIGTERM after \d+ scores in this run; rerun the same command to go on\./);
     expectMetricsMatchFiles(out, ['detection']);
-    expectNoKey({ code: 130, stdout, stderr }, out);
+    expectNoKey({ code: 143, stdout, stderr }, out);
 
     // The rerun asks the features not done, 3 calls each; then fuzzing added asks only fuzzing's calls.
     server.setLatency(0);
-    const afterCtrlC = server.requests.length;
+    const afterStop = server.requests.length;
     let before = server.requests.length;
     const rerun = await inProcess([...base, '--scorers', 'detection']);
     expect(rerun.code, rerun.stderr).toBe(0);
@@ -402,9 +402,9 @@ describe('npm run score', () => {
     expect(scoreFiles(out, 'fuzzing')).toHaveLength(10);
     const last = readRun(out);
     expect(last).toMatchObject({ runs: 4, per_scorer: { detection: { scored: 10, skipped: 10 }, fuzzing: { scored: 10, skipped: 9, succeeded: 1 } } });
-    // Every call answered after the Ctrl-C run is in the totals, on top of what that run counted.
-    expect(last.usage.prompt_tokens - first.usage.prompt_tokens).toBe(logged(server.requests.slice(afterCtrlC)).prompt_tokens);
-    expect(last.usage.calls - first.usage.calls).toBe(chats(server.requests.slice(afterCtrlC)).length);
+    // Every call answered after the stopped run is in the totals, on top of what that run counted.
+    expect(last.usage.prompt_tokens - first.usage.prompt_tokens).toBe(logged(server.requests.slice(afterStop)).prompt_tokens);
+    expect(last.usage.calls - first.usage.calls).toBe(chats(server.requests.slice(afterStop)).length);
 
     // Another model into the same folder is refused.
     const other = await inProcess([...base.slice(0, 6), '--model', 'stand-in/no-logprobs', ...base.slice(8)]);
