@@ -24,13 +24,21 @@ export function featureSeed(seed: number, feature: number, stream: number): numb
   return value;
 }
 
-/** Rank bounds of `nQuantiles` slices of `n` ranked windows: slice i is [bounds[i], bounds[i + 1]). */
+/**
+ * Rank bounds of `nQuantiles` slices of `n` ranked windows (rank 0 the strongest): slice i is
+ * [bounds[i], bounds[i + 1]). With at least a window per slice, delphi's equal slices. With fewer
+ * windows than slices, some slices are empty; each window then opens the slice of the share of windows
+ * stronger than it (of two windows, slices 0 and 5; one window, slice 0), so quantile 0 always holds the
+ * strongest window.
+ */
 export function quantileBounds(n: number, nQuantiles: number): number[] {
-  return Array.from({ length: nQuantiles + 1 }, (_, i) => Math.floor((i * n) / nQuantiles));
+  const round = n >= nQuantiles ? Math.floor : Math.ceil;
+  return Array.from({ length: nQuantiles + 1 }, (_, i) => round((i * n) / nQuantiles));
 }
 
-/** The slice of quantileBounds(n, nQuantiles) that holds `rank`. */
-export const quantileOf = (rank: number, n: number, nQuantiles: number): number => Math.ceil(((rank + 1) * nQuantiles) / n) - 1;
+/** The slice of quantileBounds(n, nQuantiles) that holds `rank`: 0 the strongest. */
+export const quantileOf = (rank: number, n: number, nQuantiles: number): number =>
+  n >= nQuantiles ? Math.ceil(((rank + 1) * nQuantiles) / n) - 1 : Math.floor((rank * nQuantiles) / n);
 
 /** `count` split over `parts` as evenly as possible (4 per decile for 40). */
 const shareOf = (count: number, parts: number, i: number): number => Math.floor(((i + 1) * count) / parts) - Math.floor((i * count) / parts);

@@ -53,6 +53,18 @@ describe('one record', () => {
     expect(perQuantile(record.test)).toEqual(Array(10).fill(5));
   });
 
+  test('a feature with fewer windows than quantiles: quantile 0 is its strongest window (one window: 0; two: 0 and 5)', async () => {
+    // Feature 0 fires in two windows of 8 (the second weaker), feature 1 in one.
+    const tokens = Uint32Array.from({ length: 4 * 32 }, (_, t) => t % 50);
+    const entries: Entry[] = [[3, 0, 2], [70, 0, 6], [40, 1, 4]];
+    const few = memoryReader({ tokens, ctx: 32, width: 2, entries });
+    const two = await featureRecord(few, 0, { exampleCtx: 8, minExamples: 0 });
+    const labels = [...two.train, ...two.test].map((e) => [e.row * 32 + e.start, e.quantile]).sort((a, b) => a[0]! - b[0]!);
+    expect(labels).toEqual([[0, 5], [64, 0]]); // the window holding token 70 (value 6) is the stronger
+    const one = await featureRecord(few, 1, { exampleCtx: 8, minExamples: 0 });
+    expect([...one.train, ...one.test].map((e) => e.quantile)).toEqual([0]);
+  });
+
   test('centred windows: the peak at 6 of 8, in its row', async () => {
     const record = await featureRecord(reader, 4, { ...options, windows: 'centred', trainType: 'top' });
     for (const example of record.train) {

@@ -29,7 +29,23 @@ describe('quantile slices', () => {
   test('bounds floor(i n / q): equal slices that cover every window', () => {
     expect(quantileBounds(100, 10)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
     expect(quantileBounds(25, 10)).toEqual([0, 2, 5, 7, 10, 12, 15, 17, 20, 22, 25]);
-    expect(quantileBounds(3, 10)).toEqual([0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3]);
+    expect(quantileBounds(10, 10)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  test('fewer windows than slices: quantile 0 holds the strongest, each window opens the slice of its rank share', () => {
+    // Slices 0, 3 and 6 hold the three windows (bounds ceil(i n / q)); the others are empty.
+    expect(quantileBounds(3, 10)).toEqual([0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3]);
+    expect([0, 1, 2].map((rank) => quantileOf(rank, 3, 10))).toEqual([0, 3, 6]);
+    expect([0, 1].map((rank) => quantileOf(rank, 2, 10))).toEqual([0, 5]);
+    expect(quantileOf(0, 1, 10)).toBe(0);
+    // And always: the strongest window in quantile 0, labels never rising faster than the ranks fall.
+    for (let n = 1; n <= 60; n++) {
+      for (let q = 1; q <= 12; q++) {
+        expect(quantileOf(0, n, q)).toBe(0);
+        for (let rank = 1; rank < n; rank++) expect(quantileOf(rank, n, q)).toBeGreaterThanOrEqual(quantileOf(rank - 1, n, q));
+        expect(quantileOf(n - 1, n, q)).toBeLessThan(q);
+      }
+    }
   });
 
   test('quantileOf names the slice that holds each rank', () => {
