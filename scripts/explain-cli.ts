@@ -344,6 +344,8 @@ export interface UsageJson {
   calls: number;
   attempts: number;
   uncosted_calls: number;
+  /** Of those, calls whose answers reported usage that cannot be right (tokens estimated from the text). */
+  untrusted_calls: number;
 }
 
 export interface FailureJson {
@@ -389,7 +391,7 @@ export interface RunJson {
   finished_at: string | null;
 }
 
-export const ZERO_USAGE_JSON: Readonly<UsageJson> = Object.freeze({ prompt_tokens: 0, completion_tokens: 0, cost: 0, estimated_cost: 0, calls: 0, attempts: 0, uncosted_calls: 0 });
+export const ZERO_USAGE_JSON: Readonly<UsageJson> = Object.freeze({ prompt_tokens: 0, completion_tokens: 0, cost: 0, estimated_cost: 0, calls: 0, attempts: 0, uncosted_calls: 0, untrusted_calls: 0 });
 
 export const usageJson = (t: UsageTotals): UsageJson => ({
   prompt_tokens: t.promptTokens,
@@ -399,7 +401,15 @@ export const usageJson = (t: UsageTotals): UsageJson => ({
   calls: t.calls,
   attempts: t.attempts,
   uncosted_calls: t.uncostedCalls,
+  untrusted_calls: t.untrustedCalls ?? 0,
 });
+
+/** The warning a run prints when answers reported usage that cannot be right; undefined when none did. */
+export function untrustedUsageNote(usage: UsageJson, baseUrl: string, priced: boolean): string | undefined {
+  if (!usage.untrusted_calls) return undefined;
+  const host = new URL(baseUrl).host;
+  return `warning: ${usage.untrusted_calls === 1 ? '1 answer' : `${usage.untrusted_calls} answers`} from ${host} reported usage that cannot be right (negative, not a whole number, or beyond any one call); ${usage.untrusted_calls === 1 ? 'that call is' : 'those calls are'} counted with tokens estimated from the text, ${priced ? "at the model's listed prices, against the budget too" : 'at no cost (the model lists no prices here), so --budget cannot count them'}.`;
+}
 
 export const addUsageJson = (a: UsageJson, b: UsageJson): UsageJson => Object.fromEntries(Object.keys(ZERO_USAGE_JSON).map((k) => [k, (a[k as keyof UsageJson] ?? 0) + (b[k as keyof UsageJson] ?? 0)])) as unknown as UsageJson;
 
@@ -612,6 +622,8 @@ export async function main(argv: readonly string[], io: ExplainIo = { log: (line
     }
     await finish(stopped);
     const final = runJson(stopped, true);
+    const untrusted = untrustedUsageNote(final.usage_this_run, cli.baseUrl, pricing !== undefined);
+    if (untrusted) io.info(untrusted);
     const cost = final.usage_this_run.cost + final.usage_this_run.estimated_cost;
     io.log(
       `done: ${plural(succeeded, 'feature')} explained, ${count(failures.size)} failed, ${count(skipped)} skipped (explained before)${final.not_done ? `, ${count(final.not_done)} not done` : ''}; ${count(final.usage_this_run.prompt_tokens)} prompt + ${count(final.usage_this_run.completion_tokens)} completion tokens${cost > 0 ? `, ${dollars(cost)}` : ''}${final.runs > 1 ? ` (all ${final.runs} runs: ${dollars(final.usage.cost + final.usage.estimated_cost)})` : ''}; wrote ${out}`,

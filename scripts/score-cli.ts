@@ -39,7 +39,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
-import { addUsageJson, checkRecord, llmOptions, LLM_FLAGS, openTokenizer, pricingOf, readFlags, snakeKeys, usageJson, wholeFlag, writeJsonAtomic, isLoopback, listRecordFiles, resolveKey, ZERO_USAGE_JSON, type LlmCliOptions, type RecordFile, type UsageJson } from './explain-cli.ts';
+import { addUsageJson, untrustedUsageNote, checkRecord, llmOptions, LLM_FLAGS, openTokenizer, pricingOf, readFlags, snakeKeys, usageJson, wholeFlag, writeJsonAtomic, isLoopback, listRecordFiles, resolveKey, ZERO_USAGE_JSON, type LlmCliOptions, type RecordFile, type UsageJson } from './explain-cli.ts';
 import {
   classificationMetrics,
   createLlmClient,
@@ -679,6 +679,8 @@ export async function main(argv: readonly string[], io: ScoreIo = { log: (line) 
     }
     await finish(stopped);
     const final = runJson(stopped, true);
+    const untrusted = untrustedUsageNote(final.usage_this_run, cli.baseUrl, pricing !== undefined);
+    if (untrusted) io.info(untrusted);
     const metrics = JSON.parse(readFileSync(metricsPath, 'utf8')) as MetricsJson;
     const cost = final.usage_this_run.cost + final.usage_this_run.estimated_cost;
     for (const id of cli.scorers) {

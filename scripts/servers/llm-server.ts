@@ -74,7 +74,12 @@ export interface LlmServerOptions {
   /** The Retry-After of a 429 or in-flight 402, in seconds (default 1). */
   retryAfterSeconds?: number;
   models?: readonly StandInModel[];
+  /** What answers report as their usage, from the true one: a dishonest or broken endpoint (default: the truth). */
+  reportUsage?: UsageReport;
 }
+
+/** Turns an answer's true usage into what it reports. */
+export type UsageReport = (usage: { prompt_tokens: number; completion_tokens: number; cost?: number }) => Record<string, unknown>;
 
 export interface RecordedRequest {
   method: string;
@@ -97,6 +102,8 @@ export interface LlmServer {
   requests: RecordedRequest[];
   setFaults(faults: FaultSettings | undefined): void;
   setLatency(ms: number): void;
+  /** From now on answers report their usage through `report` (undefined: the truth). */
+  setUsageReport(report: UsageReport | undefined): void;
   close(): Promise<void>;
 }
 
@@ -259,6 +266,7 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
   const codes = new Map<string, string>();
   let faults = options.faults;
   let latencyMs = options.latencyMs ?? 0;
+  let reportUsage = options.reportUsage;
   const retryAfter = String(options.retryAfterSeconds ?? 1);
 
   const keyOf = (request: IncomingMessage) => /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
@@ -352,7 +360,8 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
         }),
       };
     }
-    log.usage = usage;
+    const reported = reportUsage ? reportUsage(usage) : usage;
+    log.usage = reported as typeof usage;
     reply(200, {
       id: `stand-in-${requests.length}`,
       object: 'chat.completion',
@@ -360,7 +369,7 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
       model: model.id,
       ...(openRouter && { provider: 'Stand-in' }),
       choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: finishReason, logprobs }],
-      usage,
+      usage: reported,
     });
   }
 
@@ -459,6 +468,9 @@ export async function startLlmServer(options: LlmServerOptions = {}): Promise<Ll
     },
     setLatency(ms) {
       latencyMs = ms;
+    },
+    setUsageReport(report) {
+      reportUsage = report;
     },
     close: () =>
       new Promise<void>((done) => {

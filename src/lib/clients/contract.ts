@@ -38,6 +38,12 @@ export interface Usage {
   promptTokens: number;
   completionTokens: number;
   cost?: number;
+  /**
+   * Set when the endpoint reported usage that cannot be one call's (negative, not a number, beyond any
+   * model's context or price): what it said. The tokens are then an estimate from the text and the cost
+   * is left out, so the call counts as uncosted, at the model's listed prices.
+   */
+  untrusted?: string;
 }
 
 export interface TopLogprob {
@@ -96,9 +102,11 @@ export interface Failure {
 
 export const ZERO_USAGE: Readonly<Usage> = Object.freeze({ promptTokens: 0, completionTokens: 0 });
 
-/** a + b; the cost is kept when either side has one. */
+/** a + b; the cost is kept when either side has one, and the first untrusted report when either has one. */
 export function addUsage(a: Usage, b: Usage): Usage {
   const sum: Usage = { promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens };
   if (a.cost !== undefined || b.cost !== undefined) sum.cost = (a.cost ?? 0) + (b.cost ?? 0);
+  const untrusted = a.untrusted ?? b.untrusted;
+  if (untrusted !== undefined) sum.untrusted = untrusted;
   return sum;
 }

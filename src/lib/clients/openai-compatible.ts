@@ -76,14 +76,32 @@ export function requestBody(request: CompletionRequest, flavor: ApiFlavor): Reco
   return body;
 }
 
-export function usageOf(body: unknown): Usage {
+/** Beyond these a reported figure is not one call's: no model reads that many tokens or costs that much a call. */
+const MOST_TOKENS_PER_CALL = 100_000_000;
+const MOST_DOLLARS_PER_CALL = 1000;
+
+/**
+ * The usage an answer reports. Figures a server cannot mean (negative, fractional or absurd token
+ * counts, a negative, non-numeric or absurd cost) are not believed, so that no answer can lower a
+ * budget's count or blow up a total: the call is marked `untrusted`, its tokens become `estimate` (from
+ * the text; 0 without one) and its cost is left out (it is then priced at the model's listed prices).
+ */
+export function usageOf(body: unknown, estimate?: () => { promptTokens: number; completionTokens: number }): Usage {
   const usage = (body as { usage?: Record<string, unknown> } | null)?.usage;
   if (!usage || typeof usage !== 'object') return { ...ZERO_USAGE };
-  const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
-  const out: Usage = { promptTokens: count(usage.prompt_tokens), completionTokens: count(usage.completion_tokens) };
-  if (typeof usage.cost === 'number' && Number.isFinite(usage.cost)) out.cost = usage.cost;
-  return out;
+  const count = (value: unknown) => value === undefined || (Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= MOST_TOKENS_PER_CALL);
+  const dollars = (value: unknown) => value === undefined || value === null || (typeof value === 'number' && value >= 0 && value <= MOST_DOLLARS_PER_CALL);
+  if (count(usage.prompt_tokens) && count(usage.completion_tokens) && dollars(usage.cost)) {
+    const out: Usage = { promptTokens: (usage.prompt_tokens as number | undefined) ?? 0, completionTokens: (usage.completion_tokens as number | undefined) ?? 0 };
+    if (typeof usage.cost === 'number') out.cost = usage.cost;
+    return out;
+  }
+  const said = JSON.stringify({ prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens, cost: usage.cost });
+  return { ...(estimate?.() ?? ZERO_USAGE), untrusted: said.length > 200 ? `${said.slice(0, 200)}...` : said };
 }
+
+/** Tokens of a text, roughly (4 characters a token): for usage a server reported wrong. */
+const roughTokens = (text: string) => Math.ceil(text.length / 4);
 
 function logprobsOf(choice: Record<string, unknown>): TokenLogprob[] | undefined {
   const content = (choice.logprobs as { content?: unknown } | null | undefined)?.content;
@@ -130,7 +148,11 @@ export function createLlmClient(options: LlmClientOptions): LlmClient {
       { method: 'POST', headers, body: JSON.stringify(requestBody(request, flavor)) },
       { fetch: fetchFn, timeoutMs: request.timeoutMs ?? defaultTimeout, signal, key },
     );
-    const context = { host, model: request.model, asked, key, retryAfterMs: retryAfterMs(response.headers, body, policy.now()), usage: usageOf(body) };
+    const estimate = () => ({
+      promptTokens: roughTokens(request.messages.map((m) => m.content).join('')),
+      completionTokens: roughTokens(contentOf((body as { choices?: { message?: unknown }[] } | null)?.choices?.[0]?.message)),
+    });
+    const context = { host, model: request.model, asked, key, retryAfterMs: retryAfterMs(response.headers, body, policy.now()), usage: usageOf(body, estimate) };
     if (!response.ok) throw errorFromResponse(response.status, body, context);
     if (body === undefined || body === null || typeof body !== 'object') {
       throw new LlmError('llm/bad-response', `The answer from ${host} was not JSON (${response.status}, ${text.length} bytes).`, { status: response.status, retryable: true });

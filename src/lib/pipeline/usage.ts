@@ -20,6 +20,11 @@ export interface UsageTotals {
   uncostedCalls: number;
   /** Their tokens priced with the model's prices, when those are known; 0 otherwise. */
   estimatedCost: number;
+  /**
+   * Of the uncosted calls, those whose answers reported usage that cannot be right (see Usage.untrusted):
+   * counted with estimated tokens at the model's prices. Absent in totals written before it was counted.
+   */
+  untrustedCalls?: number;
 }
 
 export interface Budget {
@@ -30,6 +35,17 @@ export interface Budget {
 }
 
 export const spentCost = (totals: UsageTotals): number => totals.cost + totals.estimatedCost;
+
+/**
+ * A run's spending in a line, for the screens: tokens, dollars (reported plus estimated), and how many
+ * answers reported usage that could not be right (then counted at the model's listed prices).
+ */
+export function formatUsage(totals: Partial<UsageTotals> | undefined): string {
+  if (!totals) return 'nothing spent';
+  const line = `${((totals.promptTokens ?? 0) + (totals.completionTokens ?? 0)).toLocaleString('en-US')} tokens · $${((totals.cost ?? 0) + (totals.estimatedCost ?? 0)).toFixed(4)}`;
+  const untrusted = totals.untrustedCalls ?? 0;
+  return untrusted === 0 ? line : `${line} (${untrusted === 1 ? '1 answer' : `${untrusted} answers`} reported usage that cannot be right: counted at the model's listed prices)`;
+}
 
 export class UsageMeter {
   #totals: UsageTotals = { calls: 0, attempts: 0, promptTokens: 0, completionTokens: 0, cost: 0, uncostedCalls: 0, estimatedCost: 0 };
@@ -58,6 +74,7 @@ export class UsageMeter {
       t.cost += usage.cost;
     } else {
       t.uncostedCalls += 1;
+      if (usage.untrusted !== undefined) t.untrustedCalls = (t.untrustedCalls ?? 0) + 1;
       if (this.pricing) t.estimatedCost += usage.promptTokens * this.pricing.prompt + usage.completionTokens * this.pricing.completion;
     }
   }

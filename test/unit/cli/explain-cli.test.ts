@@ -378,6 +378,29 @@ describe('npm run explain', () => {
     expect(readRun(out).usage).toMatchObject(logged(server.requests));
   });
 
+  test.each([
+    ['a negative cost and negative tokens', (u: { prompt_tokens: number; cost?: number }) => ({ ...u, prompt_tokens: -u.prompt_tokens, cost: -(u.cost ?? 0) })],
+    ['1e308 tokens and dollars', () => ({ prompt_tokens: 1e308, completion_tokens: 1e308, cost: 1e308 })],
+  ])('an endpoint reporting %s cannot get past --budget, and the totals stay plain numbers', async (_, report) => {
+    server = await startLlmServer({ keys: [KEY], reportUsage: report });
+    const records = writeRecords({ [HOOK_A]: Array.from({ length: 10 }, (_, f) => f) });
+    const out = fresh('out');
+    const run = await cli(['--records', records, '--base-url', server.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR, '--concurrency', '1', '--budget', '0.001']);
+    expect(run.code, run.stderr).toBe(1);
+    const json = readRun(out);
+    expect(json.stopped?.code).toBe('llm/budget');
+    expect(json.succeeded).toBeGreaterThan(0);
+    expect(json.succeeded).toBeLessThan(10);
+    // Each answered call: uncosted, its tokens estimated from the text, priced at the model's listed prices.
+    const calls = chats(server.requests).length;
+    expect(json.usage).toMatchObject({ calls, uncosted_calls: calls, untrusted_calls: calls, cost: 0 });
+    expect(json.usage.estimated_cost).toBeGreaterThanOrEqual(0.001);
+    expect(json.usage.estimated_cost).toBeLessThan(0.01);
+    for (const figure of [json.usage.prompt_tokens, json.usage.completion_tokens]) expect(figure > 0 && figure < 1e6).toBe(true);
+    expect(run.stderr).toMatch(new RegExp(`warning: ${calls} answers from 127\\.0\\.0\\.1:\\d+ reported usage that cannot be right .*at the model's listed prices, against the budget too\\.`));
+    expect(run.stdout + run.stderr).not.toMatch(/\d{20}/); // no 300-digit figure anywhere
+  });
+
   test('--key is refused without echoing the key; no key is an error except for a server on this machine', async () => {
     server = await startLlmServer();
     const records = writeRecords({ [HOOK_A]: [0, 1] });

@@ -3,11 +3,12 @@
  * estimated cost for endpoints that report none, the budget check before each call; and the cost
  * estimate before a run.
  */
-import { describe, expect, test } from 'vitest';
-import { approxTokens, LlmError, scriptedClient } from '../../../src/lib/clients/index.ts';
+import { afterEach, describe, expect, test } from 'vitest';
+import { startLlmServer, type LlmServer, type UsageReport } from '../../../scripts/servers/llm-server.ts';
+import { approxTokens, LlmError, openRouterClient, scriptedClient } from '../../../src/lib/clients/index.ts';
 import { errorCode } from '../../../src/lib/errors.ts';
 import { defaultExplainer, chainOfThoughtExplainer, explainSettings } from '../../../src/lib/explainers/index.ts';
-import { estimateCost, estimateExplainCost, meteredClient, promptTokens, UsageMeter } from '../../../src/lib/pipeline/index.ts';
+import { estimateCost, estimateExplainCost, formatUsage, meteredClient, promptTokens, UsageMeter } from '../../../src/lib/pipeline/index.ts';
 import { failure } from '../../support/async.ts';
 import { topicRecord, wordTokenizer } from '../explainers/fixtures.ts';
 
@@ -59,6 +60,60 @@ describe('meteredClient', () => {
     expect(errorCode(refused)).toBe('llm/budget');
     expect(refused.message).toMatch(/Raise the budget/);
     expect(meter.totals.calls).toBe(2);
+  });
+});
+
+describe('usage a server cannot mean', () => {
+  let server: LlmServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+  const PRICES = { prompt: 0.001, completion: 0.002 };
+  const PROMPT = { model: 'stand-in/explainer', messages: [{ role: 'user' as const, content: 'What do these sentences have in common? The cat sat by the door.' }] };
+
+  test.each<[string, UsageReport]>([
+    ['negative tokens and cost', (u) => ({ ...u, prompt_tokens: -u.prompt_tokens, cost: -1 })],
+    ['1e308 everywhere', () => ({ prompt_tokens: 1e308, completion_tokens: 1e308, cost: 1e308 })],
+    ['not numbers', () => ({ prompt_tokens: 'many', completion_tokens: null, cost: 'free' })],
+    ['half a token', (u) => ({ ...u, prompt_tokens: u.prompt_tokens + 0.5 })],
+  ])('%s: each call counted as uncosted, tokens estimated from the text, priced at the listed prices, so the budget still stops the run', async (_, report) => {
+    server = await startLlmServer({ reportUsage: report });
+    const meter = new UsageMeter({ maxCost: 0.2 }, PRICES);
+    const client = meteredClient(openRouterClient({ baseUrl: server.openRouterBase, apiKey: 'sk-test' }), meter);
+    let calls = 0;
+    for (; calls < 200 && !meter.exhausted(); calls++) {
+      const { usage } = await client.complete(PROMPT);
+      expect(usage.untrusted).toBe(JSON.stringify(server.requests.at(-1)!.usage)); // what it said, for the warning
+    }
+    expect(meter.exhausted()).toMatch(/budget of \$0\.2 is spent/);
+    expect(calls).toBeLessThan(200);
+    const totals = meter.totals;
+    expect(totals).toMatchObject({ calls, uncostedCalls: calls, untrustedCalls: calls, cost: 0 });
+    // About 4 characters a token, never negative or absurd.
+    expect(totals.promptTokens).toBe(calls * Math.ceil(PROMPT.messages[0]!.content.length / 4));
+    expect(totals.completionTokens).toBeGreaterThan(0);
+    expect(totals.completionTokens).toBeLessThan(calls * 1000);
+    expect(totals.estimatedCost).toBeCloseTo(totals.promptTokens * PRICES.prompt + totals.completionTokens * PRICES.completion, 12);
+  });
+
+  test('the screens say how many answers reported usage that cannot be right', () => {
+    const meter = new UsageMeter({}, PRICES);
+    meter.add({ promptTokens: 1200, completionTokens: 30, cost: 0.5 });
+    expect(formatUsage(meter.totals)).toBe('1,230 tokens · $0.5000');
+    meter.add({ promptTokens: 10, completionTokens: 5, untrusted: '{"cost":-1}' });
+    meter.add({ promptTokens: 10, completionTokens: 5, untrusted: '{"cost":-1}' });
+    expect(formatUsage(meter.totals)).toBe("1,260 tokens · $0.5400 (2 answers reported usage that cannot be right: counted at the model's listed prices)");
+    expect(formatUsage(undefined)).toBe('nothing spent');
+  });
+
+  test('figures a server can mean are taken as they are', async () => {
+    server = await startLlmServer({ reportUsage: (u) => ({ ...u, prompt_tokens: 0, cost: 0 }) });
+    const meter = new UsageMeter({}, PRICES);
+    const { usage } = await meteredClient(openRouterClient({ baseUrl: server.openRouterBase, apiKey: 'sk-test' }), meter).complete(PROMPT);
+    expect(usage.untrusted).toBeUndefined();
+    expect(meter.totals).toMatchObject({ calls: 1, promptTokens: 0, completionTokens: server.requests[0]!.usage!.completion_tokens, cost: 0, uncostedCalls: 0, estimatedCost: 0 });
+    expect(meter.totals.untrustedCalls).toBeUndefined();
   });
 });
 
