@@ -28,12 +28,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { runIfEntry, UsageError, type CliIo } from './cli.ts';
-import { DEFAULT_TOKENIZER, listRecordFiles, main as explainMain, parseCli as parseExplainCli, resolveKey, type RunJson } from './explain-cli.ts';
+import { checkOutFolder, folderEntries, runIfEntry, UsageError, type CliIo } from './cli.ts';
+import { DEFAULT_TOKENIZER, listRecordFiles, main as explainMain, openTokenizer, parseCli as parseExplainCli, readFlags, resolveKey, type RunJson } from './explain-cli.ts';
 import { main as recordsMain, parseCli as parseRecordsCli } from './records-cli.ts';
 import { main as scoreMain, parseCli as parseScoreCli, settingsOf, type MetricsJson } from './score-cli.ts';
-import { describeError } from '../src/lib/index.ts';
+import { describeError, isRepoId } from '../src/lib/index.ts';
 
 const USAGE =
   'Usage: npm run autointerp -- --cache <delphi cache folder> --out <dir> --model <id> [--base-url <url>] [--scorers detection,fuzzing] [--features 0-99] [--min-examples 200] [--concurrency 8] [--budget <dollars>] [--explainer default|cot|contrastive] [--logprobs] [--seed 22] [--key-env NAME] [--tokenizer <hub id or folder>] [--hub <url>] [--timeout 90] [--attempts 5] [records flags: --hook --example-ctx --train --test --quantiles --non-activating --train-type --negatives --windows --skip-bos|--keep-bos] [--examples-shown 5] [--simulation-format lines|json]';
@@ -48,8 +47,6 @@ const RECORDS_SWITCHES = ['skip-bos', 'keep-bos'] as const;
 const EXPLAIN_FLAGS = ['explainer'] as const;
 const SCORE_FLAGS = ['scorers', 'examples-shown', 'simulation-format'] as const;
 const SHARED_FLAGS = ['base-url', 'concurrency', 'key-env', 'tokenizer', 'hub', 'timeout', 'attempts'] as const;
-
-const KEY_FLAGS = /^--(key|api-key|apikey|api_key|token)(=|$)/i;
 
 export interface Plan {
   cache: string;
@@ -68,7 +65,7 @@ export interface Plan {
 export function cacheModelName(cache: string): string | undefined {
   const candidates = [join(cache, 'config.json')];
   if (statSync(cache, { throwIfNoEntry: false })?.isDirectory()) {
-    for (const entry of readdirSync(cache, { withFileTypes: true }).filter((e) => e.isDirectory()).sort((a, b) => (a.name < b.name ? -1 : 1))) candidates.push(join(cache, entry.name, 'config.json'));
+    for (const entry of folderEntries(cache).filter((e) => e.isDirectory).sort((a, b) => (a.name < b.name ? -1 : 1))) candidates.push(join(entry.path, 'config.json'));
   }
   for (const path of candidates) {
     try {
@@ -83,28 +80,14 @@ export function cacheModelName(cache: string): string | undefined {
 
 /** The command line split into the three commands' flags, each checked by its command; throws UsageError. */
 export function planCli(argv: readonly string[]): Plan {
-  const keyFlag = argv.find((arg) => KEY_FLAGS.test(arg));
-  if (keyFlag) parseExplainCli([keyFlag]); // throws explain's message, which never echoes the key
   const string = { type: 'string' } as const;
   const boolean = { type: 'boolean' } as const;
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        cache: string, out: string, model: string, budget: string, seed: string, logprobs: boolean,
-        ...Object.fromEntries([...RECORDS_FLAGS, ...EXPLAIN_FLAGS, ...SCORE_FLAGS, ...SHARED_FLAGS].map((flag) => [flag, string])),
-        ...Object.fromEntries(RECORDS_SWITCHES.map((flag) => [flag, boolean])),
-      },
-    }));
-  } catch (error) {
-    const message = (error as Error).message;
-    const dashed = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
-    if (dashed) throw new UsageError(`${dashed[1]}: a value that starts with "-" must be written ${dashed[1]}=<value>.`);
-    throw new UsageError(`${message.split('\n')[0]!.split('. ')[0]!.replace(/\.$/, '')}.`);
-  }
+  // The LLM commands' reader: a key given as a flag or a bare word is refused and never repeated.
+  const values: Record<string, string | boolean | undefined> = readFlags(argv, {
+    cache: string, out: string, model: string, budget: string, seed: string, logprobs: boolean,
+    ...Object.fromEntries([...RECORDS_FLAGS, ...EXPLAIN_FLAGS, ...SCORE_FLAGS, ...SHARED_FLAGS].map((flag) => [flag, string])),
+    ...Object.fromEntries(RECORDS_SWITCHES.map((flag) => [flag, boolean])),
+  });
   for (const required of ['cache', 'out', 'model'] as const) if (!values[required]) throw new UsageError(`Missing --${required}.`);
   const pass = (flags: readonly string[]): string[] => flags.flatMap((flag) => (typeof values[flag] === 'string' ? [`--${flag}`, values[flag] as string] : []));
   const switches = (flags: readonly string[]): string[] => flags.filter((flag) => values[flag] === true).map((flag) => `--${flag}`);
@@ -171,8 +154,13 @@ export async function main(argv: readonly string[], io: AutointerpIo = { log: (l
   try {
     const plan = planCli(argv);
     const env = io.env ?? process.env;
-    // The key is checked before the records are built (their stage can take a while).
-    resolveKey(parseExplainCli(plan.explain), env);
+    // Everything that can be checked here is, before the records are built (their stage can take a
+    // while): the key, the cache, --out, and a tokenizer folder (a hub id needs the network: explain's turn).
+    const explainCli = parseExplainCli(plan.explain);
+    resolveKey(explainCli, env);
+    if (!existsSync(plan.cache)) throw new UsageError(`--cache: ${plan.cache} does not exist; give a delphi cache (a folder or zip, as npm run cache or delphi writes it).`);
+    checkOutFolder(plan.out);
+    if (!isRepoId(explainCli.tokenizer) || existsSync(explainCli.tokenizer)) await openTokenizer(explainCli.tokenizer, explainCli.hub, io.signal);
     const stageIo: AutointerpIo = { ...io, env };
     await mkdir(plan.out, { recursive: true });
     const statePath = join(plan.out, 'autointerp.json');
@@ -241,4 +229,4 @@ export async function main(argv: readonly string[], io: AutointerpIo = { log: (l
 }
 
 // Ctrl-C goes to the stage under way, which stops as it does on its own (files whole, run files written); a second one quits at once.
-await runIfEntry(import.meta.url, 'stopping the stage under way (Ctrl-C again to quit at once)…', main);
+void runIfEntry(import.meta.url, 'stopping the stage under way (Ctrl-C again to quit at once)…', main);

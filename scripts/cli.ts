@@ -3,12 +3,53 @@
  * error (exit 2), and running `main` when the file is the one Node was started with, with Ctrl-C or
  * SIGTERM as a cancellation (a second one quits at once).
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+
+/** An entry of a folder, with a link followed to what it points at (a link to nowhere is left out). */
+export interface FolderEntry {
+  name: string;
+  path: string;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+/** The entries of `dir`, symbolic links followed: a linked record, hook folder or cache split counts as what it links to. */
+export function folderEntries(dir: string): FolderEntry[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    const stat = statSync(path, { throwIfNoEntry: false });
+    return stat ? [{ name, path, isFile: stat.isFile(), isDirectory: stat.isDirectory() }] : [];
+  });
+}
 
 /** Bad flags: the command prints the message and its usage line, and exits with 2. */
 export class UsageError extends Error {}
+
+/**
+ * `--out` checked before anything else is asked (a tokenizer, an endpoint, a cache read): a folder, or
+ * one that can be made, this process can write in. Nothing is left behind: a missing folder is made
+ * when the first file is written. Throws UsageError naming the flag.
+ */
+export function checkOutFolder(out: string): void {
+  const target = resolve(out);
+  let existing = target;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  if (!statSync(existing).isDirectory()) {
+    throw new UsageError(`--out: ${existing === target ? out : existing} is a file, not a folder; give a folder (it is made when missing).`);
+  }
+  // Tried, not inferred from permissions: root may write anywhere the modes forbid, and some folders
+  // refuse new entries whatever the modes say (/proc, where Node's recursive mkdir then never returns).
+  const probe = join(existing, `.autointerp-write-check-${process.pid}`);
+  try {
+    mkdirSync(probe);
+    rmdirSync(probe);
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new UsageError(`--out: cannot write in ${existing === target ? out : `${existing} (to make ${out})`} (${why}); choose a folder you can write to.`);
+  }
+}
 
 export interface CliIo {
   /** Results and the summary (stdout). */
@@ -40,7 +81,8 @@ export function stopOf(signal: AbortSignal | undefined): StopRequest {
  * point. The first SIGINT (Ctrl-C) or SIGTERM aborts the signal, after printing `stopping`; a second quits
  * at once. A launcher that dies without passing the signal on (npx's shell: see watchLaunchers) counts as
  * SIGTERM. Once `main` has returned after a stop, the process exits at once rather than waiting for idle
- * connections to close.
+ * connections to close. Called without await at the end of a command's module, so that importing the
+ * module (the tests, autointerp) never waits on it.
  */
 export async function runIfEntry(moduleUrl: string, stopping: string, main: (argv: string[], io: CliIo) => Promise<number>): Promise<void> {
   if (!process.argv[1] || moduleUrl !== pathToFileURL(resolve(process.argv[1])).href) return;

@@ -28,7 +28,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
+import { checkOutFolder, folderEntries, runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
 import {
   createLlmClient,
   describeError,
@@ -123,6 +123,11 @@ export function readFlags<T extends ParseArgsOptionsConfig>(argv: readonly strin
   try {
     return parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }).values;
   } catch (error) {
+    // A word without a flag may be a key pasted on the command line: said where it stands, never repeated.
+    if ((error as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      const at = argv.findIndex((arg, i) => !arg.startsWith('-') && (i === 0 || !argv[i - 1]!.startsWith('--') || argv[i - 1]!.includes('=') || options[argv[i - 1]!.slice(2)]?.type === 'boolean'));
+      throw new UsageError(`${at >= 0 ? `Argument ${at + 1}` : 'An argument'} is not a flag's value (it is not repeated here, in case it is a key): every value follows its flag, as in --model <id>. A key goes in the environment: export ${DEFAULT_KEY_ENV}=...`);
+    }
     // node:util's messages cut to their first sentence; they name the option, never its value.
     const message = (error as Error).message;
     const dashed = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
@@ -160,6 +165,10 @@ export function llmOptions(values: { [K in keyof typeof LLM_FLAGS]?: string | un
   } catch (error) {
     throw new UsageError(`--base-url: ${(error as Error).message}`);
   }
+  const hub = values.hub ?? HUGGING_FACE_HUB;
+  if (!isHttpUrl(hub)) throw new UsageError(`--hub: "${hub}" is not an http(s) URL (the default is ${HUGGING_FACE_HUB}).`);
+  const timeout = positiveFlag('timeout', values.timeout ?? '90');
+  if (timeout < 1) throw new UsageError(`--timeout: ${values.timeout} s is too short for an LLM to answer; give seconds per attempt, 1 or more (the default is 90).`);
   return {
     records: values.records!,
     baseUrl: normalizeBaseUrl(baseUrl),
@@ -170,8 +179,8 @@ export function llmOptions(values: { [K in keyof typeof LLM_FLAGS]?: string | un
     keyEnv,
     keyEnvGiven: values['key-env'] !== undefined,
     tokenizer: values.tokenizer ?? DEFAULT_TOKENIZER,
-    hub: values.hub ?? HUGGING_FACE_HUB,
-    timeoutMs: Math.round(positiveFlag('timeout', values.timeout ?? '90') * 1000),
+    hub,
+    timeoutMs: Math.round(timeout * 1000),
     attempts: wholeFlag('attempts', values.attempts, 5),
   };
 }
@@ -184,6 +193,14 @@ export function parseCli(argv: readonly string[]): CliOptions {
   const explainer = EXPLAINER_FLAGS[explainerFlag] ?? (Object.values(EXPLAINER_FLAGS).includes(explainerFlag) ? explainerFlag : undefined);
   if (!explainer) throw new UsageError(`--explainer: "${explainerFlag}" is not one of ${Object.keys(EXPLAINER_FLAGS).join(', ')}.`);
   return { ...llmOptions(values), explainer };
+}
+
+export function isHttpUrl(text: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
 }
 
 /** 127.0.0.1 (any 127.x), localhost, ::1: a server on this machine. */
@@ -217,9 +234,9 @@ export interface RecordFile {
 const RECORD_FILE = /^latent(\d+)\.json$/;
 
 function recordFilesIn(dir: string, hook: string): RecordFile[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && RECORD_FILE.test(entry.name))
-    .map((entry) => ({ hook, feature: Number(RECORD_FILE.exec(entry.name)![1]), path: join(dir, entry.name) }))
+  return folderEntries(dir)
+    .filter((entry) => entry.isFile && RECORD_FILE.test(entry.name))
+    .map((entry) => ({ hook, feature: Number(RECORD_FILE.exec(entry.name)![1]), path: entry.path }))
     .sort((a, b) => a.feature - b.feature);
 }
 
@@ -229,7 +246,7 @@ export function listRecordFiles(dir: string): RecordFile[] {
   if (!stat?.isDirectory()) throw new UsageError(`--records: ${dir} ${stat ? 'is not a folder' : 'does not exist'}; give the folder \`npm run records\` wrote (<records>/<hook>/latent<f>.json).`);
   const own = recordFilesIn(dir, basename(resolve(dir)));
   if (own.length) return own;
-  const hooks = readdirSync(dir, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  const hooks = folderEntries(dir).filter((entry) => entry.isDirectory).map((entry) => entry.name).sort();
   const files = hooks.flatMap((hook) => recordFilesIn(join(dir, hook), hook));
   if (!files.length) throw new UsageError(`--records: no latent<f>.json files in ${dir}/<hook>/; write them with npm run records -- --cache <delphi cache> --out ${dir}.`);
   return files;
@@ -294,8 +311,14 @@ export async function openTokenizer(spec: string, hub: string, signal?: AbortSig
     const read = (name: string): Record<string, unknown> => {
       const path = join(spec, name);
       if (!existsSync(path)) throw new UsageError(`--tokenizer: ${spec} has no ${name}; give a folder with tokenizer.json and tokenizer_config.json, or a hub repo id.`);
+      let text: string;
       try {
-        return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+        text = readFileSync(path, 'utf8');
+      } catch (error) {
+        throw new UsageError(`--tokenizer: ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`);
+      }
+      try {
+        return JSON.parse(text) as Record<string, unknown>;
       } catch {
         throw new UsageError(`--tokenizer: ${path} is not JSON.`);
       }
@@ -309,10 +332,10 @@ export async function openTokenizer(spec: string, hub: string, signal?: AbortSig
 
 /** The model's prices from the endpoint's `/models`, or why they are unknown. */
 /** The model's prices from the endpoint's /models list, and a line saying where they came from (or why there are none). */
-export async function pricingOf(cli: Pick<CliOptions, 'baseUrl' | 'model'>, key: string | undefined, io: Pick<CliIo, 'info' | 'signal'>): Promise<{ pricing?: Pricing; note: string }> {
+export async function pricingOf(cli: Pick<CliOptions, 'baseUrl' | 'model' | 'timeoutMs'>, key: string | undefined, io: Pick<CliIo, 'info' | 'signal'>): Promise<{ pricing?: Pricing; note: string }> {
   const host = new URL(cli.baseUrl).host;
   try {
-    const models = await listModels({ baseUrl: cli.baseUrl, ...(key && { apiKey: key }), timeoutMs: 15_000, ...(io.signal && { signal: io.signal }) });
+    const models = await listModels({ baseUrl: cli.baseUrl, ...(key && { apiKey: key }), timeoutMs: cli.timeoutMs, ...(io.signal && { signal: io.signal }) });
     const info = models.find((m) => m.id === cli.model);
     if (!info) {
       if (models.length) io.info(`warning: ${host}/models does not list ${cli.model}; check --model (the endpoint lists ${models.length} models).`);
@@ -456,6 +479,7 @@ export async function main(argv: readonly string[], io: ExplainIo = { log: (line
       throw new UsageError(`--out: ${out} holds explanations by ${previous.model} with the ${previous.explainer} explainer (run.json); resume with --model ${previous.model} and that explainer, or choose another --out.`);
     }
     const files = listRecordFiles(cli.records);
+    checkOutFolder(out);
     const done = new Set(existsSync(explanationsDir) ? readdirSync(explanationsDir) : []);
     const todo = files.filter((file) => !done.has(explanationName(file.hook, file.feature)));
     const skipped = files.length - todo.length;
@@ -659,4 +683,4 @@ export async function main(argv: readonly string[], io: ExplainIo = { log: (line
 }
 
 // Ctrl-C or SIGTERM aborts the calls in flight (their features are asked again on resume) and writes run.json; a second one quits at once.
-await runIfEntry(import.meta.url, 'stopping: aborting the calls in flight and writing run.json (Ctrl-C again to quit at once)…', main);
+void runIfEntry(import.meta.url, 'stopping: aborting the calls in flight and writing run.json (Ctrl-C again to quit at once)…', main);

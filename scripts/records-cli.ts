@@ -20,7 +20,7 @@ import { openAsBlob, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
+import { checkOutFolder, folderEntries, runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
 import {
   delphiCacheReader,
   DEFAULT_RECORD_OPTIONS,
@@ -163,10 +163,9 @@ export function parseCli(argv: readonly string[]): CliOptions {
 async function inputFiles(folder: string): Promise<DelphiInputFile[]> {
   const parent = dirname(folder);
   const walk = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) return walk(path);
-      return entry.isFile() ? [path] : [];
+    folderEntries(dir).flatMap((entry) => {
+      if (entry.isDirectory) return walk(entry.path);
+      return entry.isFile ? [entry.path] : [];
     });
   return Promise.all(walk(folder).map(async (path) => ({ path: relative(parent, path).split(sep).join('/'), blob: (await openAsBlob(path)) as Blob })));
 }
@@ -296,6 +295,7 @@ export async function main(argv: readonly string[], io: CliIo = { log: (line) =>
   const tally: Tally = { written: 0, skipped: 0 };
   try {
     const cli = parseCli(argv);
+    checkOutFolder(cli.out);
     const started = performance.now();
     let hooks = await openCache(resolve(cli.cache), io.signal);
     if (cli.hooks) {
@@ -333,4 +333,4 @@ export async function main(argv: readonly string[], io: CliIo = { log: (line) =>
 }
 
 // Ctrl-C stops after the record in hand (files already written stay whole); a second one quits at once.
-await runIfEntry(import.meta.url, 'stopping after the record in hand (Ctrl-C again to quit at once)…', main);
+void runIfEntry(import.meta.url, 'stopping after the record in hand (Ctrl-C again to quit at once)…', main);

@@ -38,7 +38,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
+import { checkOutFolder, folderEntries, runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
 import { addUsageJson, untrustedUsageNote, checkRecord, llmOptions, LLM_FLAGS, openTokenizer, pricingOf, readFlags, snakeKeys, usageJson, wholeFlag, writeJsonAtomic, isLoopback, listRecordFiles, resolveKey, ZERO_USAGE_JSON, type LlmCliOptions, type RecordFile, type UsageJson } from './explain-cli.ts';
 import {
   classificationMetrics,
@@ -161,9 +161,9 @@ export function explanationsFolder(dir: string): string {
 /** `<hook>_latent<f>.txt` files of the folder, by `hook\0feature`. */
 export function listExplanationFiles(dir: string): Map<string, string> {
   const files = new Map<string, string>();
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const parsed = entry.isFile() ? parseResultFileName(entry.name) : null;
-    if (parsed) files.set(keyOf(parsed.hook, parsed.feature), join(dir, entry.name));
+  for (const entry of folderEntries(dir)) {
+    const parsed = entry.isFile ? parseResultFileName(entry.name) : null;
+    if (parsed) files.set(keyOf(parsed.hook, parsed.feature), entry.path);
   }
   if (!files.size) throw new UsageError(`--explanations: no <hook>_latent<f>.txt files in ${dir}; write them with npm run explain -- --records <records> --out <dir> (and give that --out here).`);
   return files;
@@ -250,10 +250,10 @@ function parseSimulationFile(text: string, path: string): SimulationScoreRecord[
 /** The score files of `<scores>/<scorer>/`, by hook then feature. */
 function scoreFilesOf(dir: string): { hook: string; feature: number; path: string }[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true })
+  return folderEntries(dir)
     .flatMap((entry) => {
-      const parsed = entry.isFile() ? parseResultFileName(entry.name) : null;
-      return parsed ? [{ ...parsed, path: join(dir, entry.name) }] : [];
+      const parsed = entry.isFile ? parseResultFileName(entry.name) : null;
+      return parsed ? [{ ...parsed, path: entry.path }] : [];
     })
     .sort((a, b) => (a.hook < b.hook ? -1 : a.hook > b.hook ? 1 : a.feature - b.feature));
 }
@@ -407,6 +407,7 @@ export async function main(argv: readonly string[], io: ScoreIo = { log: (line) 
     const files = listRecordFiles(cli.records);
     const explanationsDir = explanationsFolder(cli.explanations);
     const explanationFiles = listExplanationFiles(explanationsDir);
+    checkOutFolder(out);
     const both = files.filter((file) => explanationFiles.has(keyOf(file.hook, file.feature)));
     const withoutExplanation = files.length - both.length;
     const recordKeys = new Set(files.map((file) => keyOf(file.hook, file.feature)));
@@ -730,4 +731,4 @@ export async function main(argv: readonly string[], io: ScoreIo = { log: (line) 
 const fixed = (n: number | null): string => (n === null ? 'n/a' : n.toFixed(3));
 
 // Ctrl-C aborts the calls in flight (their features are scored again on resume) and writes score-run.json and metrics.json; a second one quits at once.
-await runIfEntry(import.meta.url, 'stopping: aborting the calls in flight and writing score-run.json and metrics.json (Ctrl-C again to quit at once)…', main);
+void runIfEntry(import.meta.url, 'stopping: aborting the calls in flight and writing score-run.json and metrics.json (Ctrl-C again to quit at once)…', main);

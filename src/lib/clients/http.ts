@@ -24,6 +24,9 @@ export interface SendOptions {
 
 export const defaultFetch: typeof fetch = (...args) => globalThis.fetch(...args);
 
+/** In a page (or its workers) the browser may refuse a reply for CORS; in Node (the commands) there is no page. */
+const IN_NODE = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+
 export async function send(url: string, init: RequestInit, options: SendOptions): Promise<Exchange> {
   const host = new URL(url).host;
   const timeout = AbortSignal.timeout(options.timeoutMs);
@@ -37,7 +40,8 @@ export async function send(url: string, init: RequestInit, options: SendOptions)
     if (options.signal?.aborted) throw new AppError('cancelled', 'The LLM call was cancelled.');
     if (timeout.aborted) throw new LlmError('llm/timeout', `No answer from ${host} within ${secondsText(options.timeoutMs)}.`, { retryable: true });
     const why = redact(error instanceof Error ? error.message : String(error), options.key);
-    throw new LlmError('llm/network', `Could not reach ${host} (${why}). Check the base URL and the connection, and that the endpoint accepts requests from this page (CORS).`, { retryable: true });
+    const check = IN_NODE ? 'Check the base URL and the connection.' : 'Check the base URL and the connection, and that the endpoint accepts requests from this page (CORS).';
+    throw new LlmError('llm/network', `Could not reach ${host} (${why}). ${check}`, { retryable: true });
   }
   let body: unknown;
   try {

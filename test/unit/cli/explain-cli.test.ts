@@ -8,13 +8,16 @@
  * Authorization header, and nowhere else: not the tokenizer's hub, run.json, stdout or stderr).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { parseCli, type RunJson } from '../../../scripts/explain-cli.ts';
+import { main, parseCli, type RunJson } from '../../../scripts/explain-cli.ts';
+import { main as autointerpMain } from '../../../scripts/autointerp-cli.ts';
+import { main as scoreMain } from '../../../scripts/score-cli.ts';
 import { startLlmServer, type LlmServer, type RecordedRequest } from '../../../scripts/servers/llm-server.ts';
 import { startStaticServer, type StaticServer } from '../../../scripts/servers/static-server.ts';
 import { tokenizerFromJson, type Example, type FeatureRecord } from '../../../src/lib/index.ts';
@@ -490,5 +493,129 @@ describe('parseCli', () => {
   });
   test('a missing flag is named', () => {
     expect(() => parseCli(['--records', 'r', '--out', 'o'])).toThrow('Missing --model.');
+  });
+});
+
+/** A command run in this process (for checks that end before any call: quick, and no child to spawn). */
+async function inProcess(run: typeof main, args: string[], env: Record<string, string> = { OPENROUTER_API_KEY: KEY }): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(args, { log: (line) => (stdout += `${line}\n`), info: (line) => (stderr += `${line}\n`), env });
+  return { code, stdout, stderr };
+}
+
+describe('checks made before anything is asked of the network', () => {
+  let server: LlmServer;
+  beforeAll(async () => {
+    server = await startLlmServer({ keys: [KEY] });
+  });
+  afterAll(() => server.close());
+
+  const base = (out: string) => ['--records', writeRecords({ [HOOK_A]: [0, 1] }), '--base-url', server.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR];
+  const aFile = () => {
+    const path = join(fresh('file'), 'out.txt');
+    writeFileSync(path, 'not a folder');
+    return path;
+  };
+  /** A tokenizer folder whose tokenizer.json cannot be read (it is a folder). */
+  const unreadableTokenizer = () => {
+    const dir = fresh('tokenizer');
+    mkdirSync(join(dir, 'tokenizer.json'));
+    writeFileSync(join(dir, 'tokenizer_config.json'), '{}');
+    return dir;
+  };
+
+  const refusals: Record<string, { args: () => string[]; message: RegExp }> = {
+    '--out is a file': { args: () => base(aFile()), message: /^--out: .*out\.txt is a file, not a folder/ },
+    '--out cannot be written': { args: () => base('/proc/autointerp-out'), message: /^--out: cannot write in \/proc \(to make \/proc\/autointerp-out\) \(\w+\)/ },
+    '--timeout under a second': { args: () => [...base(fresh('out')), '--timeout', '0.0001'], message: /^--timeout: 0\.0001 s is too short/ },
+    '--hub not a URL': { args: () => [...base(fresh('out')), '--hub', 'hub.example'], message: /^--hub: "hub\.example" is not an http\(s\) URL/ },
+    '--tokenizer unreadable': { args: () => [...base(fresh('out')), '--tokenizer', unreadableTokenizer()], message: /^--tokenizer: .*tokenizer\.json cannot be read \(EISDIR\)/ },
+  };
+  test.each(Object.keys(refusals))('explain: %s is refused, naming the flag, exit 2, and nothing is asked', async (name) => {
+    const { args, message } = refusals[name]!;
+    const before = server.requests.length;
+    const run = await inProcess(main, args());
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(server.requests.length).toBe(before);
+  });
+
+  test('score: --out that is a file is refused before anything is asked', async () => {
+    const explained = fresh('explained');
+    mkdirSync(join(explained, 'explanations'));
+    writeFileSync(join(explained, 'explanations', `${HOOK_A}_latent0.txt`), JSON.stringify('the word "cat"'));
+    const before = server.requests.length;
+    const run = await inProcess(scoreMain, ['--records', writeRecords({ [HOOK_A]: [0] }), '--explanations', explained, '--base-url', server.openRouterBase, '--model', MODEL, '--out', aFile(), '--tokenizer', TOKENIZER_DIR]);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/^--out: .* is a file, not a folder/);
+    expect(server.requests.length).toBe(before);
+  });
+
+  test('a key typed without a flag is refused and never repeated', async () => {
+    const run = await inProcess(main, [...base(fresh('out')), KEY]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^Argument 11 is not a flag's value \(it is not repeated here, in case it is a key\)/);
+    expectNoKey(run);
+    const autointerp = await inProcess(autointerpMain, ['--cache', fresh('cache'), '--out', fresh('out'), '--model', MODEL, KEY]);
+    expect(autointerp.code).toBe(2);
+    expectNoKey(autointerp);
+  });
+
+  test('autointerp: a missing --cache and an unreadable --tokenizer are refused before records are written', async () => {
+    const out = fresh('out');
+    writeFileSync(join(out, 'autointerp.json'), JSON.stringify({ records_args: ['--cache', 'elsewhere'], records_done: true }));
+    mkdirSync(join(out, 'explanations'));
+    const missing = await inProcess(autointerpMain, ['--cache', join(scratch, 'no-such-cache'), '--out', out, '--model', MODEL, '--base-url', server.openRouterBase, '--tokenizer', TOKENIZER_DIR]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^--cache: .*no-such-cache does not exist/);
+    const cache = fresh('cache');
+    const fresher = fresh('out');
+    const tokenizer = await inProcess(autointerpMain, ['--cache', cache, '--out', fresher, '--model', MODEL, '--base-url', server.openRouterBase, '--tokenizer', unreadableTokenizer()]);
+    expect(tokenizer.code).toBe(2);
+    expect(tokenizer.stderr).toMatch(/^--tokenizer: .*tokenizer\.json cannot be read/);
+    expect(existsSync(join(fresher, 'records'))).toBe(false);
+    const hub = await inProcess(autointerpMain, ['--cache', cache, '--out', fresh('out'), '--model', MODEL, '--hub', 'not a url']);
+    expect(hub.code).toBe(2);
+    expect(hub.stderr).toMatch(/^--hub: /);
+  });
+
+  test('record files and hook folders that are symbolic links are read', async () => {
+    const real = writeRecords({ [HOOK_A]: [0, 1], [HOOK_B]: [2] });
+    const linked = fresh('linked');
+    symlinkSync(join(real, HOOK_A), join(linked, HOOK_A)); // a linked hook folder
+    mkdirSync(join(linked, HOOK_B));
+    symlinkSync(join(real, HOOK_B, 'latent2.json'), join(linked, HOOK_B, 'latent2.json')); // a linked record file
+    const out = fresh('out');
+    const run = await inProcess(main, ['--records', linked, '--base-url', server.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(explanationFiles(out)).toEqual([`${HOOK_A}_latent0.txt`, `${HOOK_A}_latent1.txt`, `${HOOK_B}_latent2.txt`]);
+  });
+
+  test('the /models lookup gives up after --timeout, like every call', async () => {
+    // An endpoint that takes connections and never answers.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const run = await inProcess(main, ['--records', writeRecords({ [HOOK_A]: [0] }), '--base-url', `http://127.0.0.1:${port}/v1`, '--model', MODEL, '--out', fresh('out'), '--tokenizer', TOKENIZER_DIR, '--timeout', '1', '--attempts', '1']);
+      expect(run.stdout).toContain(`127.0.0.1:${port}/models did not answer ([llm/timeout] No answer from 127.0.0.1:${port} within 1 s.)`);
+      // And the command speaks of itself, not of a page.
+      expect(run.stdout + run.stderr).not.toMatch(/this page|CORS/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((done) => silent.close(done));
+    }
+  });
+
+  test('a network error from the command speaks of the command, not of a page', async () => {
+    const silent = createServer();
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const port = (silent.address() as { port: number }).port;
+    await new Promise((done) => silent.close(done)); // nothing listens there now
+    const run = await inProcess(main, ['--records', writeRecords({ [HOOK_A]: [0] }), '--base-url', `http://127.0.0.1:${port}/v1`, '--model', MODEL, '--out', fresh('out'), '--tokenizer', TOKENIZER_DIR, '--attempts', '1']);
+    expect(run.stdout + run.stderr).toMatch(/Could not reach 127\.0\.0\.1:\d+ \(.*\)\. Check the base URL and the connection\./);
+    expect(run.stdout + run.stderr).not.toMatch(/this page|CORS/);
   });
 });
