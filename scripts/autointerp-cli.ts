@@ -46,7 +46,7 @@ const RECORDS_FLAGS = ['features', 'min-examples', 'hook', 'example-ctx', 'train
 const RECORDS_SWITCHES = ['skip-bos', 'keep-bos'] as const;
 const EXPLAIN_FLAGS = ['explainer'] as const;
 const SCORE_FLAGS = ['scorers', 'examples-shown', 'simulation-format'] as const;
-const SHARED_FLAGS = ['base-url', 'concurrency', 'key-env', 'tokenizer', 'hub', 'timeout', 'attempts'] as const;
+const SHARED_FLAGS = ['base-url', 'concurrency', 'key-env', 'tokenizer', 'hub', 'timeout', 'attempts', 'max-explanation-chars'] as const;
 
 export interface Plan {
   cache: string;

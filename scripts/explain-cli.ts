@@ -20,6 +20,7 @@
  *   --key-env NAME  --tokenizer <hub repo id or folder with tokenizer.json + tokenizer_config.json>
  *   (default openai-community/gpt2: must be the tokenizer of the model the records were cached with)
  *   --hub https://huggingface.co/  --timeout 90 (seconds per attempt)  --attempts 5 (per call, retries included)
+ *   --max-explanation-chars 1000 (a longer explanation is the feature's failure; score refuses one too)
  * Exit codes: 0 done (features that failed are listed in run.json; rerun to try them again), 1 the run
  * stopped (key refused, no credits, budget spent, ...), could not start, or explained nothing because
  * every call failed, 2 bad usage, 130 stopped by Ctrl-C and 143 by SIGTERM (run.json written; rerun to go on).
@@ -41,6 +42,7 @@ import {
   isRepoId,
   listModels,
   loadTokenizer,
+  MAX_EXPLANATION_CHARS,
   normalizeBaseUrl,
   OPENROUTER_API,
   runExplanations,
@@ -59,7 +61,7 @@ import {
 } from '../src/lib/index.ts';
 
 const USAGE =
-  'Usage: npm run explain -- --records <dir> --base-url <url> --model <id> --out <dir> [--explainer default|cot|contrastive] [--concurrency 8] [--budget <dollars>] [--key-env NAME] [--tokenizer <hub id or folder>] [--hub <url>] [--timeout 90] [--attempts 5]';
+  'Usage: npm run explain -- --records <dir> --base-url <url> --model <id> --out <dir> [--explainer default|cot|contrastive] [--concurrency 8] [--budget <dollars>] [--key-env NAME] [--tokenizer <hub id or folder>] [--hub <url>] [--timeout 90] [--attempts 5] [--max-explanation-chars 1000]';
 
 /** The explainer flag's values and the registry ids they stand for. */
 export const EXPLAINER_FLAGS: Readonly<Record<string, string>> = Object.freeze({ default: 'default', cot: 'chain-of-thought', contrastive: 'contrastive' });
@@ -94,6 +96,8 @@ export interface LlmCliOptions {
   hub: string;
   timeoutMs: number;
   attempts: number;
+  /** Longer explanations: explain records the feature as failed, score refuses it. */
+  maxExplanationChars: number;
 }
 
 export interface CliOptions extends LlmCliOptions {
@@ -108,7 +112,7 @@ const KEY_FLAGS = /^--(key|api-key|apikey|api_key|token)(=|$)/i;
 export const LLM_FLAGS = {
   records: { type: 'string' }, 'base-url': { type: 'string' }, model: { type: 'string' }, out: { type: 'string' },
   concurrency: { type: 'string' }, budget: { type: 'string' }, 'key-env': { type: 'string' }, tokenizer: { type: 'string' },
-  hub: { type: 'string' }, timeout: { type: 'string' }, attempts: { type: 'string' },
+  hub: { type: 'string' }, timeout: { type: 'string' }, attempts: { type: 'string' }, 'max-explanation-chars': { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 
 /** The command line read with `options`; a key on it is refused (and never repeated). Throws UsageError. */
@@ -182,6 +186,7 @@ export function llmOptions(values: { [K in keyof typeof LLM_FLAGS]?: string | un
     hub,
     timeoutMs: Math.round(timeout * 1000),
     attempts: wholeFlag('attempts', values.attempts, 5),
+    maxExplanationChars: wholeFlag('max-explanation-chars', values['max-explanation-chars'], MAX_EXPLANATION_CHARS),
   };
 }
 
@@ -470,7 +475,7 @@ export async function main(argv: readonly string[], io: ExplainIo = { log: (line
     const cli = parseCli(argv);
     const key = resolveKey(cli, io.env ?? process.env);
     const explainer: ExplainerDefinition = explainerById(cli.explainer);
-    const settings = explainSettings();
+    const settings = explainSettings({ maxExplanationChars: cli.maxExplanationChars });
     const out = resolve(cli.out);
     const runPath = join(out, 'run.json');
     const explanationsDir = join(out, 'explanations');

@@ -83,7 +83,7 @@ import {
 } from '../src/lib/index.ts';
 
 const USAGE =
-  'Usage: npm run score -- --records <dir> --explanations <dir> --scorers detection,fuzzing,simulation --base-url <url> --model <id> --out <dir> [--concurrency 8] [--budget <dollars>] [--logprobs] [--examples-shown 5] [--seed 22] [--simulation-format lines|json] [--key-env NAME] [--tokenizer <hub id or folder>] [--hub <url>] [--timeout 90] [--attempts 5]';
+  'Usage: npm run score -- --records <dir> --explanations <dir> --scorers detection,fuzzing,simulation --base-url <url> --model <id> --out <dir> [--concurrency 8] [--budget <dollars>] [--logprobs] [--examples-shown 5] [--seed 22] [--simulation-format lines|json] [--key-env NAME] [--tokenizer <hub id or folder>] [--hub <url>] [--timeout 90] [--attempts 5] [--max-explanation-chars 1000]';
 
 /** The --scorers names and the registry ids they stand for (`fuzz` is delphi's name for fuzzing). */
 export const SCORER_FLAGS: Readonly<Record<string, string>> = Object.freeze({ detection: 'detection', fuzzing: 'fuzzing', fuzz: 'fuzzing', simulation: 'simulation' });
@@ -639,7 +639,7 @@ export async function main(argv: readonly string[], io: ScoreIo = { log: (line) 
           stage: 'score',
           verb: 'Scored',
           feature: (item: PairItem) => item.record.feature,
-          work: (item: PairItem, metered, signal) => scoreFeature(item.record, item.explanation, { client: metered, model: cli.model, tokenizer, scorer: item.scorer, settings: settings[item.scorer.id]!, seed: cli.seed, signal }),
+          work: (item: PairItem, metered, signal) => scoreFeature(item.record, item.explanation, { client: metered, model: cli.model, tokenizer, scorer: item.scorer, settings: settings[item.scorer.id]!, seed: cli.seed, maxExplanationChars: cli.maxExplanationChars, signal }),
           failed: scoreFailed,
         },
         {

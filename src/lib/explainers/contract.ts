@@ -24,6 +24,8 @@ export interface ExplainSettings {
   maxTokens?: number;
   /** For reasoning models (`{effort: 'none'}` keeps the whole budget for the answer). */
   reasoning?: CompletionRequest['reasoning'];
+  /** Characters an explanation may have; a longer one is the feature's failure (MAX_EXPLANATION_CHARS when undefined). */
+  maxExplanationChars?: number;
 }
 
 export const DEFAULT_EXPLAIN_SETTINGS: Readonly<ExplainSettings> = Object.freeze({
@@ -41,6 +43,7 @@ export function explainSettings(partial: Partial<ExplainSettings> = {}): Explain
   if (settings.maxExamples !== undefined && !(Number.isInteger(settings.maxExamples) && settings.maxExamples >= 1)) throw bad(`the number of examples must be a whole number from 1 (got ${settings.maxExamples})`);
   if (!(Number.isInteger(settings.maxCounterexamples) && settings.maxCounterexamples >= 0)) throw bad(`the number of counterexamples must be a whole number from 0 (got ${settings.maxCounterexamples})`);
   if (!(settings.temperature >= 0 && settings.temperature <= 2)) throw bad(`the temperature must be from 0 to 2 (got ${settings.temperature})`);
+  if (settings.maxExplanationChars !== undefined && !(Number.isInteger(settings.maxExplanationChars) && settings.maxExplanationChars >= 1)) throw bad(`the longest explanation must be a whole number of characters from 1 (got ${settings.maxExplanationChars})`);
   if (settings.maxTokens !== undefined && !(Number.isInteger(settings.maxTokens) && settings.maxTokens >= 16)) throw bad(`max tokens must be a whole number from 16 (some providers refuse less; got ${settings.maxTokens})`);
   return settings;
 }

@@ -6,7 +6,7 @@
  */
 import { errorCode, errorMessage } from '../errors.ts';
 import { LlmError, llmFailure, stopsRun, ZERO_USAGE, type LlmClient } from '../clients/index.ts';
-import type { FeatureRecord } from '../latents/index.ts';
+import { MAX_EXPLANATION_CHARS, type FeatureRecord } from '../latents/index.ts';
 import type { TextTokenizer } from '../types.ts';
 import { explainSettings, type ExplainerDefinition, type ExplainSettings, type ExplanationResult } from './contract.ts';
 import { explainerById } from './registry.ts';
@@ -52,7 +52,10 @@ export async function explainFeature(record: FeatureRecord, options: ExplainOpti
   }
   const parsed = explainer.parse(completion.text, record, options.tokenizer, settings);
   const result: ExplanationResult = { ...base, usage: completion.usage, raw: completion.text, attempts: completion.attempts };
-  if (parsed.ok) result.explanation = parsed.explanation;
+  const most = settings.maxExplanationChars ?? MAX_EXPLANATION_CHARS;
+  if (parsed.ok && parsed.explanation.length > most) {
+    result.failure = { kind: 'parse', code: 'explanation/too-long', message: `The explanation of feature ${record.feature} has ${parsed.explanation.length.toLocaleString('en-US')} characters; at most ${most.toLocaleString('en-US')} are taken as one (a setting of the run).` };
+  } else if (parsed.ok) result.explanation = parsed.explanation;
   else result.failure = parsed.failure;
   return result;
 }

@@ -11,7 +11,7 @@
  */
 import { errorCode } from '../errors.ts';
 import { addUsage, LlmError, llmFailure, stopsRun, ZERO_USAGE, type LlmClient, type Usage } from '../clients/index.ts';
-import type { FeatureRecord } from '../latents/index.ts';
+import { MAX_EXPLANATION_CHARS, type FeatureRecord } from '../latents/index.ts';
 import { classificationMetrics, simulationMetrics } from '../metrics/index.ts';
 import type { TextTokenizer } from '../types.ts';
 import { throwIfAborted } from '../util/index.ts';
@@ -28,6 +28,8 @@ export interface ScoreOptions {
   settings?: Partial<ScoreSettings>;
   /** Seeds the order of samples and the fuzzing marks, with the feature (default 22). */
   seed?: number;
+  /** A longer explanation is refused, not sent (MAX_EXPLANATION_CHARS when undefined). */
+  maxExplanationChars?: number;
   signal?: AbortSignal;
 }
 
@@ -41,9 +43,12 @@ export function scorerSettings(scorer: ScorerDefinition, partial: Partial<ScoreS
 }
 
 /** The feature's task (its calls), or the reason there is nothing to ask. */
-export function prepareScore(record: FeatureRecord, explanation: string, scorer: ScorerDefinition, tokenizer: TextTokenizer, settings: ScoreSettings, seed: number): { task: ScoreTask } | { failure: ScoreFailure } {
+export function prepareScore(record: FeatureRecord, explanation: string, scorer: ScorerDefinition, tokenizer: TextTokenizer, settings: ScoreSettings, seed: number, maxExplanationChars = MAX_EXPLANATION_CHARS): { task: ScoreTask } | { failure: ScoreFailure } {
   if (record.test.length === 0) return { failure: { kind: 'input', code: 'score/no-examples', message: `Feature ${record.feature} has no test examples to score on.` } };
   if (explanation.trim() === '') return { failure: { kind: 'input', code: 'score/no-explanation', message: `Feature ${record.feature} has no explanation to score.` } };
+  if (explanation.length > maxExplanationChars) {
+    return { failure: { kind: 'input', code: 'score/explanation-too-long', message: `The explanation of feature ${record.feature} (${record.hook}) has ${explanation.length.toLocaleString('en-US')} characters, more than the ${maxExplanationChars.toLocaleString('en-US')} a scorer is sent: not scored (every prompt would carry it).` } };
+  }
   return { task: scorer.prepare({ record, explanation, tokenizer, settings, seed }) };
 }
 
@@ -60,7 +65,7 @@ export async function scoreFeature(record: FeatureRecord, explanation: string, o
   const settings = scorerSettings(scorer, options.settings);
   const seed = options.seed ?? DEFAULT_SCORE_SEED;
   const base = { feature: record.feature, hook: record.hook, scorer: scorer.id, model: options.model, explanation, settings, seed };
-  const prepared = prepareScore(record, explanation, scorer, options.tokenizer, settings, seed);
+  const prepared = prepareScore(record, explanation, scorer, options.tokenizer, settings, seed, options.maxExplanationChars);
   if ('failure' in prepared) return { ...base, raw: [], failures: [prepared.failure], usage: { ...ZERO_USAGE }, calls: 0, attempts: 0, ...emptyOutcome(scorer.kind) };
   const { task } = prepared;
   const raw: (string | null)[] = [];

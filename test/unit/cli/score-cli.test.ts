@@ -415,6 +415,25 @@ describe('npm run score', () => {
     expect(changed.stderr).toMatch(/made with other settings or seed/);
   });
 
+  test('a 1 MB explanation is refused and named, never sent; the other features are scored', async () => {
+    server = await startLlmServer({ keys: [KEY] });
+    const { records, explained } = writeInputs({ [HOOK_A]: [0, 1, 2] });
+    const huge = `the word "cat" ${'and so on '.repeat(100_000)}`;
+    writeFileSync(join(explained, 'explanations', `${HOOK_A}_latent1.txt`), JSON.stringify(huge));
+    const out = fresh('out');
+    const run = await inProcess(['--records', records, '--explanations', explained, '--scorers', 'detection', '--base-url', server.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(scoreFiles(out, 'detection')).toEqual([`${HOOK_A}_latent0.txt`, `${HOOK_A}_latent2.txt`]);
+    const json = readRun(out);
+    expect(json.failures).toEqual([expect.objectContaining({ hook: HOOK_A, feature: 1, scorer: 'detection', code: 'score/explanation-too-long' })]);
+    expect(json.failures[0]!.message).toMatch(/^The explanation of feature 1 \(blocks\.6\.hook_resid_pre\) has 1,000,015 characters, more than the 1,000 a scorer is sent/);
+    for (const request of server.requests) expect(String(JSON.stringify(request.body))).not.toContain('and so on and so on');
+    // A larger limit, given: sent.
+    const raised = await inProcess(['--records', records, '--explanations', explained, '--scorers', 'detection', '--base-url', server.openRouterBase, '--model', MODEL, '--out', fresh('out'), '--tokenizer', TOKENIZER_DIR, '--max-explanation-chars', '2000000']);
+    expect(raised.code, raised.stderr).toBe(0);
+    expect(server.requests.some((request) => String(JSON.stringify(request.body)).includes('and so on and so on'))).toBe(true);
+  });
+
   test('with faults on 30% of requests every feature ends scored or listed as failed; predictions are the model\'s or null, never guessed', async () => {
     const features = Array.from({ length: 8 }, (_, f) => f);
     const { records, explained } = writeInputs({ [HOOK_A]: features });

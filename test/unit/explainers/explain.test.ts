@@ -34,6 +34,17 @@ describe('explainFeature', () => {
     expect(JSON.parse(JSON.stringify(result))).toEqual(result);
   });
 
+  test('an explanation longer than the run allows (1000 characters unless set) is the feature\'s failure, not its explanation', async () => {
+    const long = 'x'.repeat(1001); // one "word": the word limit alone would take it
+    const client = scriptedClient(() => `[EXPLANATION]: ${long}`);
+    const refused = await explainFeature(record, { ...options, client });
+    expect(refused.explanation).toBeUndefined();
+    expect(refused.failure).toEqual({ kind: 'parse', code: 'explanation/too-long', message: 'The explanation of feature 7 has 1,001 characters; at most 1,000 are taken as one (a setting of the run).' });
+    expect(refused.raw).toBe(`[EXPLANATION]: ${long}`); // the answer is kept to look at
+    expect((await explainFeature(record, { ...options, client, settings: { maxExplanationChars: 1001 } })).explanation).toBe(long);
+    expect(errorCode(await failure(() => explainFeature(record, { ...options, client, settings: { maxExplanationChars: 0 } })))).toBe('explain/bad-settings');
+  });
+
   test('max tokens: the setting, else the explainer default', async () => {
     const client = scriptedClient(() => '[EXPLANATION]: x');
     await explainFeature(record, { ...options, client });

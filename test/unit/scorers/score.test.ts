@@ -56,6 +56,17 @@ const simulated = (result: ScoreResult): SimulatedExample[] => {
   return result.examples;
 };
 
+test('an explanation longer than the limit (1000 characters unless given) is refused: nothing asked, the feature named', async () => {
+  const client = scriptedClient(() => '[1, 1, 1, 1, 1]');
+  const long = `the word "violin" ${'and more '.repeat(200)}`;
+  const result = await scoreFeature(record, long, { client, model: 'm', tokenizer, scorer: 'detection' });
+  expect(client.requests).toHaveLength(0);
+  expect(result.failures).toEqual([{ kind: 'input', code: 'score/explanation-too-long', message: `The explanation of feature 3 (${record.hook}) has 1,818 characters, more than the 1,000 a scorer is sent: not scored (every prompt would carry it).` }]);
+  expect(result.calls).toBe(0);
+  await scoreFeature(record, long, { client, model: 'm', tokenizer, scorer: 'detection', maxExplanationChars: 2000 });
+  expect(client.requests.length).toBeGreaterThan(0);
+});
+
 describe('detection', () => {
   test('an answer that knows the feature: perfect scores; 20 samples in 4 calls of 5; plain records', async () => {
     const client = scriptedClient((request) => ({ text: list(excerpts(request).map((text) => (text.includes(WORD) ? 1 : 0))), usage }));

@@ -74,6 +74,13 @@ export function parseScoreFile(text: string, path: string): DelphiScoreExample[]
 }
 
 /** An explanation file's text: one JSON string. */
+/**
+ * Characters an explanation may have unless a run says otherwise: longer is a failure of the explainer,
+ * and a scorer refuses it, since every scoring prompt carries it (one endpoint's 5 MB "explanation"
+ * would cost dollars a feature).
+ */
+export const MAX_EXPLANATION_CHARS = 1000;
+
 export function parseExplanationFile(text: string, path: string): string {
   const data = parseJson(text, path);
   if (typeof data !== 'string') {
