@@ -6,7 +6,7 @@
  * makes, which shows the key going to the API's host only and nowhere into storage or an export.
  */
 import type { Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { startLlmServer, type LlmServer } from '../../scripts/servers/llm-server.ts';
 import { readDelphiResultsZip } from '../../src/lib/index.ts';
 import { goto, launch, makeCache, type Browser } from './harness.ts';
@@ -27,6 +27,8 @@ afterAll(async () => {
   await browser?.close();
   await llm?.close();
 });
+// The stand-in's faults belong to the test that sets them, even one that failed half-way.
+afterEach(() => llm.setFaults(undefined));
 
 const chats = (from: number) => llm.requests.slice(from).filter((r) => r.method === 'POST' && r.path.endsWith('/chat/completions'));
 const interp = <T>(page: Page, fn: string, ...args: unknown[]): Promise<T> =>
@@ -44,9 +46,10 @@ async function connect(page: Page): Promise<void> {
 }
 
 /** Starts a run over every feature with at least `min` windows; returns the new job's id once it exists. */
-async function startRun(page: Page, options: { min: number; concurrency: number }): Promise<string> {
+async function startRun(page: Page, options: { min: number; concurrency: number; maxChars?: number }): Promise<string> {
   const before = (await interp<any[]>(page, 'explainJobs', runId)).length;
   await page.getByTestId('explain-min-examples').fill(String(options.min));
+  if (options.maxChars !== undefined) await page.getByTestId('explain-max-chars').fill(String(options.maxChars));
   await page.getByTestId('explain-max-features').fill('0');
   await page.getByTestId('explain-concurrency').fill(String(options.concurrency));
   await page.getByTestId('explain-budget').fill('0');
@@ -78,6 +81,7 @@ test('every qualifying feature of a cache made in the page is explained, and the
   expect(chats(from)).toHaveLength(qualifying.length);
   const job = await lastJob(page);
   expect(job.usage.calls).toBe(qualifying.length);
+  expect(job.settings.maxExplanationChars).toBe(1000); // the form's default: longer explanations are failures
   await page.screenshot({ path: 'test-results/explain.png', fullPage: true });
   // A result's link opens the feature's page, which shows what the run said about it.
   const said = (await interp<any[]>(page, 'explanations', job.id))[3];
@@ -166,10 +170,11 @@ test('a run with 30% injected faults ends every feature, explained or failed, wi
   const { page } = browser;
   llm.setFaults({ rate: 0.3, seed: 11 });
   const from = llm.requests.length;
-  const id = await startRun(page, { min: 2, concurrency: 4 });
+  const id = await startRun(page, { min: 2, concurrency: 4, maxChars: 900 });
   await expect.poll(async () => (await jobById(page, id)).status, { timeout: 180_000, interval: 500 }).toBe('done');
   llm.setFaults(undefined);
   const job = await jobById(page, id);
+  expect(job.settings.maxExplanationChars).toBe(900); // the form's field, as typed
   const results = await interp<any[]>(page, 'explanations', job.id);
   expect(results.map((r) => r.feature)).toEqual(job.features);
   for (const { result } of results) expect(Boolean(result.explanation) !== Boolean(result.failure)).toBe(true);

@@ -7,6 +7,7 @@
  */
 import { AppError, errorCode } from '../errors.ts';
 import type { LlmClient, Pricing } from '../clients/index.ts';
+import type { ExplainSettings } from '../explainers/index.ts';
 import { featureRecord, type CacheReader, type RecordOptions } from '../latents/index.ts';
 import { frequencyWeightedF1, pooledClassificationMetrics, rocCurve, simulationMetrics, type ClassificationMetrics, type RocPoint, type SimulationMetrics } from '../metrics/index.ts';
 import { resolveScorer, scorerSettings, type ScoreResult, type ScoreSettings } from '../scorers/index.ts';
@@ -76,6 +77,8 @@ export interface ScoreJobDeps {
 export async function runScoreJob(db: CacheDatabase, jobId: string, deps: ScoreJobDeps): Promise<StoredLlmJob> {
   let job = await getLlmJob(db, jobId);
   if (job.stage !== 'score' || !job.sourceJobId) throw new AppError('pipeline/bad-options', `"${jobId}" is not a score run.`);
+  // The explain run's own limit on an explanation's length (imported runs have none: the default).
+  const maxExplanationChars = ((await getLlmJob(db, job.sourceJobId)).settings as Partial<ExplainSettings>).maxExplanationChars;
   const explanations = new Map((await listLlmResults(db, job.sourceJobId)).flatMap((stored) => (typeof stored.result.explanation === 'string' ? [[stored.feature, stored.result.explanation] as const] : [])));
   const meter = new UsageMeter(job.budget, deps.pricing, job.usage as UsageTotals | undefined);
   const { stopped: _previous, ...rest } = job;
@@ -97,6 +100,7 @@ export async function runScoreJob(db: CacheDatabase, jobId: string, deps: ScoreJ
         tokenizer: deps.tokenizer,
         scorer,
         settings: job.settings as Partial<ScoreSettings>,
+        ...(maxExplanationChars !== undefined && { maxExplanationChars }),
         concurrency: job.concurrency,
         meter,
         total: remaining.length,

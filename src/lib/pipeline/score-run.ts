@@ -35,6 +35,8 @@ export interface ScoreRunOptions extends FeatureRunControl<ScoreResult, ScorePro
   settings?: Partial<ScoreSettings>;
   /** Seeds each feature's sample order and fuzzing marks, with the feature (default 22). */
   seed?: number;
+  /** Longer explanations are refused, not sent (MAX_EXPLANATION_CHARS when undefined). */
+  maxExplanationChars?: number;
 }
 
 export interface ScoreRunSummary extends FeatureRunSummary {
@@ -58,7 +60,7 @@ export async function runScores(items: Iterable<ScoreItem> | AsyncIterable<Score
       stage: 'score',
       verb: 'Scored',
       feature: (item) => item.record.feature,
-      work: (item, client, signal) => scoreFeature(item.record, item.explanation, { client, model: options.model, tokenizer: options.tokenizer, scorer, settings, seed, signal }),
+      work: (item, client, signal) => scoreFeature(item.record, item.explanation, { client, model: options.model, tokenizer: options.tokenizer, scorer, settings, seed, signal, ...(options.maxExplanationChars !== undefined && { maxExplanationChars: options.maxExplanationChars }) }),
       failed: scoreFailed,
     },
     options,

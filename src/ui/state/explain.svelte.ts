@@ -9,7 +9,7 @@
  */
 import * as Comlink from 'comlink';
 import {
-  authUrl, codeChallenge, createCodeVerifier, errorMessage, exchangeCode, keyInfo, listModels, normalizeBaseUrl, OPENROUTER_API, OPENROUTER_AUTH,
+  authUrl, codeChallenge, createCodeVerifier, errorMessage, exchangeCode, keyInfo, listModels, MAX_EXPLANATION_CHARS, normalizeBaseUrl, OPENROUTER_API, OPENROUTER_AUTH,
   type KeyInfo, type ModelInfo,
 } from '../../lib/index.ts';
 import type { CostEstimate, ExplainProgress, InterpApi, LlmConnection, ScoreProgress, ScorerSummary, StoredLlmJob, StoredLlmResult } from '../../../workers/interp/api.ts';
@@ -35,6 +35,8 @@ export interface ExplainRequestForm {
   /** Dollars; 0: no cap. */
   budget: number;
   activationValues: boolean;
+  /** Characters an explanation may have; a longer one is the feature's failure, and scoring refuses it. */
+  maxExplanationChars: number;
 }
 
 export class ExplainState {
@@ -61,7 +63,7 @@ export class ExplainState {
   error = $state<string | undefined>();
   scoreJobs = $state.raw<StoredLlmJob[]>([]);
   /** The Explain form as the user left it. */
-  form = $state<ExplainRequestForm>({ minExamples: 200, maxFeatures: 100, explainer: 'default', concurrency: 8, budget: 1, activationValues: false });
+  form = $state<ExplainRequestForm>({ minExamples: 200, maxFeatures: 100, explainer: 'default', concurrency: 8, budget: 1, activationValues: false, maxExplanationChars: MAX_EXPLANATION_CHARS });
   /** Features picked in a cache's table for the next run (instead of every feature with enough windows). */
   picked = $state.raw<{ runId: string; features: number[] } | undefined>();
   /** Metrics of the score job shown, scorer by scorer. */
@@ -204,7 +206,7 @@ export class ExplainState {
         baseUrl: this.baseUrl,
         model: this.model,
         explainer: form.explainer,
-        settings: { activationValues: form.activationValues },
+        settings: { activationValues: form.activationValues, maxExplanationChars: form.maxExplanationChars },
         recordOptions: { minExamples: form.minExamples },
         features,
         concurrency: form.concurrency,
