@@ -21,7 +21,7 @@
  *     --simulation-format lines|json
  *   all: --base-url https://openrouter.ai/api/v1  --concurrency 8  --budget <dollars> (explaining and scoring
  *     together, over resumed runs)  --seed 22 (records and scoring)  --key-env NAME  --tokenizer <hub id or
- *     folder> (default: the model_name of the cache's config.json)  --hub <url>  --timeout 90  --attempts 5
+ *     folder> (default: the model_name of the cache's config.json)  --hub <url>  --timeout 90  --attempts 5  --max-explanation-chars 1000
  * Exit codes: 0 done, 1 a stage stopped or failed (the stage's own message says why; rerun to go on),
  * 2 bad usage, 130 stopped by Ctrl-C, 143 by SIGTERM.
  */
@@ -35,7 +35,7 @@ import { main as scoreMain, parseCli as parseScoreCli, settingsOf, type MetricsJ
 import { describeError, isRepoId } from '../src/lib/index.ts';
 
 const USAGE =
-  'Usage: npm run autointerp -- --cache <delphi cache folder> --out <dir> --model <id> [--base-url <url>] [--scorers detection,fuzzing] [--features 0-99] [--min-examples 200] [--concurrency 8] [--budget <dollars>] [--explainer default|cot|contrastive] [--logprobs] [--seed 22] [--key-env NAME] [--tokenizer <hub id or folder>] [--hub <url>] [--timeout 90] [--attempts 5] [records flags: --hook --example-ctx --train --test --quantiles --non-activating --train-type --negatives --windows --skip-bos|--keep-bos] [--examples-shown 5] [--simulation-format lines|json]';
+  'Usage: npm run autointerp -- --cache <delphi cache folder> --out <dir> --model <id> [--base-url <url>] [--scorers detection,fuzzing] [--features 0-99] [--min-examples 200] [--concurrency 8] [--budget <dollars>] [--explainer default|cot|contrastive] [--logprobs] [--seed 22] [--key-env NAME] [--tokenizer <hub id or folder>] [--hub <url>] [--timeout 90] [--attempts 5] [--max-explanation-chars 1000] [records flags: --hook --example-ctx --train --test --quantiles --non-activating --train-type --negatives --windows --skip-bos|--keep-bos] [--examples-shown 5] [--simulation-format lines|json]';
 
 export interface AutointerpIo extends CliIo {
   env?: Readonly<Record<string, string | undefined>>;
