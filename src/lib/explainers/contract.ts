@@ -52,6 +52,8 @@ export interface ExplainerDefinition {
   /** Registry key, stored in results: 'default', 'chain-of-thought', ... */
   id: string;
   label: string;
+  /** Other names the commands take for it (`cot`). */
+  aliases?: readonly string[];
   description: string;
   /** About how many tokens an answer takes (cost estimates). */
   answerTokens: number;

@@ -11,5 +11,5 @@ export { promptExplainer, shownCounterexamples, shownExamples, type PromptExplai
 export { defaultExplainer } from './default.ts';
 export { chainOfThoughtExplainer } from './chain-of-thought.ts';
 export { contrastiveExplainer } from './contrastive.ts';
-export { EXPLAINERS, explainerById } from './registry.ts';
+export { EXPLAINERS, explainerById, explainerByName, explainerNames } from './registry.ts';
 export { explainFeature, resolveExplainer, type ExplainOptions } from './explain.ts';

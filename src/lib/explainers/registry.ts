@@ -16,3 +16,9 @@ export function explainerById(id: string): ExplainerDefinition {
   if (!explainer) throw new AppError('explain/unknown-explainer', `There is no explainer "${id}"; there are: ${Object.keys(EXPLAINERS).join(', ')}.`);
   return explainer;
 }
+
+/** An explainer by id or alias ('cot'), or undefined. */
+export const explainerByName = (name: string): ExplainerDefinition | undefined => EXPLAINERS[name] ?? Object.values(EXPLAINERS).find((e) => e.aliases?.includes(name));
+
+/** The names the commands show: each explainer's shortest (its alias where it has one). */
+export const explainerNames = (): string[] => Object.values(EXPLAINERS).map((e) => e.aliases?.[0] ?? e.id);

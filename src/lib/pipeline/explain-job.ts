@@ -1,18 +1,22 @@
 /**
  * An explain job stored with its cache: created with what it runs (features, model, explainer,
- * settings, budget), run with a client and the key the caller holds, and resumable: every result is
- * written as it arrives together with the usage so far, so a reload or a closed tab loses at most the
- * calls in flight, and a resumed job never asks again about a feature that has a result.
+ * settings, budget), run with a client and the key the caller holds through the job runner (as the
+ * commands run theirs), and resumable: every result is written as it arrives and every call's usage
+ * as it is counted, so a reload or a closed tab loses at most the calls in flight, and a resumed job
+ * never asks again about a feature that has an explanation (failed ones are asked again).
  */
-import { AppError, errorCode } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { LlmClient, Pricing } from '../clients/index.ts';
-import { explainSettings, resolveExplainer, type ExplainSettings, type ExplanationResult } from '../explainers/index.ts';
-import { featureRecord, recordOptions, type CacheReader, type FeatureRecord, type RecordOptions } from '../latents/index.ts';
-import { getLlmJob, listLlmResults, putLlmJob, putLlmResult, type CacheDatabase, type StoredLlmJob } from '../storage/index.ts';
+import { explainSettings, resolveExplainer, type ExplainSettings } from '../explainers/index.ts';
+import { featureRecord, recordOptions, type CacheReader, type RecordOptions } from '../latents/index.ts';
+import { getLlmJob, putLlmJob, type CacheDatabase, type StoredLlmJob } from '../storage/index.ts';
 import type { TextTokenizer } from '../types.ts';
+import { explainJobStore, storedJobInputs } from './idb-job-store.ts';
+import { planJob, runJob, type JobProgress, type JobState } from './job-runner.ts';
+import { explainWork } from './job-stages.ts';
+import type { ExplainProgress } from './explain-run.ts';
 import { DEFAULT_CONCURRENCY } from './pool.ts';
-import { runExplanations, type ExplainProgress, type ExplainRunSummary } from './explain-run.ts';
-import { UsageMeter, type Budget, type UsageTotals } from './usage.ts';
+import type { Budget } from './usage.ts';
 
 export interface ExplainJobRequest {
   cacheRunId: string;
@@ -62,45 +66,29 @@ export interface ExplainJobDeps {
 
 /**
  * Runs (or resumes) a stored job to its end, a stop (key refused, no credits, budget) or a pause (the
- * signal). Returns the job as stored afterwards.
+ * signal), through the job runner. Returns the job as stored afterwards.
  */
-export async function runExplainJob(db: CacheDatabase, jobId: string, deps: ExplainJobDeps): Promise<{ job: StoredLlmJob; summary?: ExplainRunSummary }> {
-  let job = await getLlmJob(db, jobId);
-  const done = new Set((await listLlmResults(db, jobId)).map((stored) => stored.feature));
-  const remaining = job.features.filter((feature) => !done.has(feature));
-  const meter = new UsageMeter(job.budget, deps.pricing, job.usage as UsageTotals | undefined);
-  job = await putLlmJob(db, { ...job, status: 'running' });
-  const { stopped: _previousStop, ...rest } = job;
-  job = rest;
+export async function runExplainJob(db: CacheDatabase, jobId: string, deps: ExplainJobDeps): Promise<{ job: StoredLlmJob; state: JobState }> {
+  const job = await getLlmJob(db, jobId);
   const options = job.recordOptions as Partial<RecordOptions>;
-  async function* records(): AsyncGenerator<FeatureRecord> {
-    for (const feature of remaining) yield await featureRecord(deps.reader, feature, options);
-  }
-  const previous = done.size;
-  let summary: ExplainRunSummary | undefined;
-  try {
-    summary = await runExplanations(records(), {
-      client: deps.client,
-      model: job.model,
-      tokenizer: deps.tokenizer,
-      explainer: job.method,
-      settings: job.settings as Partial<ExplainSettings>,
-      concurrency: job.concurrency,
-      meter,
-      total: remaining.length,
-      ...(deps.signal ? { signal: deps.signal } : {}),
-      // Counts over the whole job, the features done before this session included.
-      onProgress: (progress) => deps.onProgress?.({ ...progress, done: progress.done + previous, total: job.features.length, text: progress.text.replace(/^Explained \d+ of \d+/, `Explained ${progress.done + previous} of ${job.features.length}`) }),
-      onResult: async (result: ExplanationResult) => {
-        await putLlmResult(db, jobId, { ...result });
-        job = await putLlmJob(db, { ...job, usage: { ...meter.totals } });
-      },
-    });
-  } catch (error) {
-    job = await putLlmJob(db, { ...job, status: errorCode(error) === 'cancelled' ? 'paused' : 'stopped', usage: { ...meter.totals }, ...(errorCode(error) === 'cancelled' ? {} : { stopped: { code: errorCode(error) ?? 'unknown', message: (error as Error).message } }) });
-    if (errorCode(error) === 'cancelled') return { job };
-    throw error;
-  }
-  job = await putLlmJob(db, { ...job, status: summary.stopped ? 'stopped' : 'done', usage: { ...meter.totals }, ...(summary.stopped ? { stopped: summary.stopped } : {}) });
-  return { job, summary };
+  const store = explainJobStore(db, jobId);
+  const work = explainWork({
+    units: job.features.map((feature) => ({ hook: '', feature })),
+    inputs: storedJobInputs(job),
+    model: job.model,
+    tokenizer: deps.tokenizer,
+    explainer: job.method,
+    settings: job.settings as Partial<ExplainSettings>,
+    record: (unit) => featureRecord(deps.reader, unit.feature, options),
+  });
+  const state = await runJob(store, work, await planJob(store, work), {
+    client: deps.client,
+    budget: job.budget,
+    ...(deps.pricing && { pricing: deps.pricing }),
+    concurrency: job.concurrency,
+    checkpointMs: 0,
+    ...(deps.signal && { signal: deps.signal }),
+    ...(deps.onProgress && { onProgress: deps.onProgress as (progress: JobProgress) => void }),
+  });
+  return { job: await getLlmJob(db, jobId), state };
 }

@@ -13,3 +13,6 @@ export * from './score-job.ts';
 export * from './usage.ts';
 export * from './results-import.ts';
 export * from './results-views.ts';
+export * from './job-runner.ts';
+export * from './job-stages.ts';
+export * from './aggregate.ts';

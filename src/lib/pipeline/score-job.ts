@@ -5,17 +5,20 @@
  * so a reload resumes without asking again about a feature a scorer has done. Usage is counted across
  * sessions against the same budget. `scoreSummary` pools the stored per-example records into metrics.
  */
-import { AppError, errorCode } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { LlmClient, Pricing } from '../clients/index.ts';
 import type { ExplainSettings } from '../explainers/index.ts';
 import { featureRecord, type CacheReader, type RecordOptions } from '../latents/index.ts';
-import { frequencyWeightedF1, pooledClassificationMetrics, rocCurve, simulationMetrics, type ClassificationMetrics, type RocPoint, type SimulationMetrics } from '../metrics/index.ts';
-import { resolveScorer, scorerSettings, type ScoreResult, type ScoreSettings } from '../scorers/index.ts';
-import { getLlmJob, getLlmResult, listLlmResults, putLlmJob, putLlmResult, type CacheDatabase, type StoredLlmJob } from '../storage/index.ts';
+import { resolveScorer, scorerSettings, type ScoreSettings } from '../scorers/index.ts';
+import { getLlmJob, listLlmResults, putLlmJob, type CacheDatabase, type StoredLlmJob } from '../storage/index.ts';
 import type { TextTokenizer } from '../types.ts';
+import { aggregateScores, type ScoredFeature, type ScorerSummary } from './aggregate.ts';
+import { scoreJobStore, storedJobInputs, type StoredScores } from './idb-job-store.ts';
+import { planJob, runJob, type JobProgress } from './job-runner.ts';
+import { scoreWork } from './job-stages.ts';
 import { DEFAULT_CONCURRENCY } from './pool.ts';
-import { runScores, type ScoreItem, type ScoreProgress } from './score-run.ts';
-import { UsageMeter, type Budget, type UsageTotals } from './usage.ts';
+import type { ScoreProgress } from './score-run.ts';
+import type { Budget } from './usage.ts';
 
 export interface ScoreJobRequest {
   cacheRunId: string;
@@ -29,12 +32,7 @@ export interface ScoreJobRequest {
   budget?: Budget;
 }
 
-/** A feature's stored result in a score job: every scorer's result so far. */
-export interface StoredScores {
-  feature: number;
-  explanation: string;
-  scores: Record<string, ScoreResult>;
-}
+export type { StoredScores };
 
 export async function createScoreJob(db: CacheDatabase, request: ScoreJobRequest): Promise<StoredLlmJob> {
   const source = await getLlmJob(db, request.explainJobId);
@@ -74,69 +72,38 @@ export interface ScoreJobDeps {
   onProgress?: (progress: ScoreProgress) => void;
 }
 
+/**
+ * Runs (or resumes) a stored score job through the job runner: a feature's scorers together, each
+ * result stored as it arrives; a resumed job asks again only what failed (features without a
+ * prediction, and calls that failed in a way worth asking again). Returns the job as stored afterwards.
+ */
 export async function runScoreJob(db: CacheDatabase, jobId: string, deps: ScoreJobDeps): Promise<StoredLlmJob> {
-  let job = await getLlmJob(db, jobId);
+  const job = await getLlmJob(db, jobId);
   if (job.stage !== 'score' || !job.sourceJobId) throw new AppError('pipeline/bad-options', `"${jobId}" is not a score run.`);
   // The explain run's own limit on an explanation's length (imported runs have none: the default).
   const maxExplanationChars = ((await getLlmJob(db, job.sourceJobId)).settings as Partial<ExplainSettings>).maxExplanationChars;
   const explanations = new Map((await listLlmResults(db, job.sourceJobId)).flatMap((stored) => (typeof stored.result.explanation === 'string' ? [[stored.feature, stored.result.explanation] as const] : [])));
-  const meter = new UsageMeter(job.budget, deps.pricing, job.usage as UsageTotals | undefined);
-  const { stopped: _previous, ...rest } = job;
-  job = await putLlmJob(db, { ...rest, status: 'running' });
   const scorers = job.method.split(',');
-  const total = job.features.length * scorers.length;
-  let before = 0;
-  try {
-    for (const scorer of scorers) {
-      const done = new Set((await listLlmResults(db, jobId)).filter((stored) => (stored.result as unknown as StoredScores).scores?.[scorer]).map((stored) => stored.feature));
-      const remaining = job.features.filter((feature) => !done.has(feature) && explanations.has(feature));
-      const previous = before + done.size;
-      async function* items(): AsyncGenerator<ScoreItem> {
-        for (const feature of remaining) yield { record: await featureRecord(deps.reader, feature, job.recordOptions as Partial<RecordOptions>), explanation: explanations.get(feature)! };
-      }
-      const summary = await runScores(items(), {
-        client: deps.client,
-        model: job.model,
-        tokenizer: deps.tokenizer,
-        scorer,
-        settings: job.settings as Partial<ScoreSettings>,
-        ...(maxExplanationChars !== undefined && { maxExplanationChars }),
-        concurrency: job.concurrency,
-        meter,
-        total: remaining.length,
-        ...(deps.signal ? { signal: deps.signal } : {}),
-        onProgress: (progress) => deps.onProgress?.({ ...progress, done: progress.done + previous, total, text: `${scorer}: ${progress.text.replace(/^Scored \d+ of \d+/, `scored ${progress.done + previous} of ${total}`)}` }),
-        onResult: async (result: ScoreResult) => {
-          const stored = (await getLlmResult(db, jobId, result.feature))?.result as unknown as StoredScores | undefined;
-          const scores = { ...stored?.scores, [scorer]: result };
-          await putLlmResult(db, jobId, { feature: result.feature, explanation: result.explanation, scores });
-          job = await putLlmJob(db, { ...job, usage: { ...meter.totals } });
-        },
-      });
-      before += job.features.length;
-      if (summary.stopped) return (job = await putLlmJob(db, { ...job, status: 'stopped', stopped: summary.stopped, usage: { ...meter.totals } }));
-    }
-  } catch (error) {
-    const cancelled = errorCode(error) === 'cancelled';
-    job = await putLlmJob(db, { ...job, status: cancelled ? 'paused' : 'stopped', usage: { ...meter.totals }, ...(cancelled ? {} : { stopped: { code: errorCode(error) ?? 'unknown', message: (error as Error).message } }) });
-    if (cancelled) return job;
-    throw error;
-  }
-  return (job = await putLlmJob(db, { ...job, status: 'done', usage: { ...meter.totals } }));
-}
-
-/** Metrics of one scorer over a job's stored results: pooled over features, and per feature. */
-export interface ScorerSummary {
-  scorer: string;
-  kind: 'classifier' | 'simulation';
-  features: number;
-  pooled: ClassificationMetrics | SimulationMetrics;
-  /** Per-feature F1 weighted by how often each feature fires (classifiers only). */
-  frequencyWeightedF1?: number | null;
-  /** The pooled ROC curve of the probabilities (classifiers; empty without probabilities). */
-  roc?: RocPoint[];
-  /** Each feature's metrics, and its density (share of tokens it fires on) when known. */
-  perFeature: { feature: number; metrics: ClassificationMetrics | SimulationMetrics; density?: number }[];
+  const store = scoreJobStore(db, jobId);
+  const work = scoreWork({
+    units: job.features.filter((feature) => explanations.has(feature)).flatMap((feature) => scorers.map((scorer) => ({ hook: '', feature, scorer }))),
+    inputs: storedJobInputs(job),
+    model: job.model,
+    tokenizer: deps.tokenizer,
+    settings: Object.fromEntries(scorers.map((id) => [id, scorerSettings(resolveScorer(id), job.settings as Partial<ScoreSettings>)])),
+    ...(maxExplanationChars !== undefined && { maxExplanationChars }),
+    read: async (unit) => ({ record: await featureRecord(deps.reader, unit.feature, job.recordOptions as Partial<RecordOptions>), explanation: explanations.get(unit.feature)! }),
+  });
+  await runJob(store, work, await planJob(store, work), {
+    client: deps.client,
+    budget: job.budget,
+    ...(deps.pricing && { pricing: deps.pricing }),
+    concurrency: job.concurrency,
+    checkpointMs: 0,
+    ...(deps.signal && { signal: deps.signal }),
+    ...(deps.onProgress && { onProgress: deps.onProgress as (progress: JobProgress) => void }),
+  });
+  return getLlmJob(db, jobId);
 }
 
 export interface ScoreSummaryOptions {
@@ -146,21 +113,16 @@ export interface ScoreSummaryOptions {
   density?: (feature: number) => number;
 }
 
-/** Pools the per-example records of every stored feature, scorer by scorer. */
+/** Every stored feature's records pooled scorer by scorer (the aggregation metrics.json uses too). */
 export async function scoreSummary(db: CacheDatabase, jobId: string, options: ScoreSummaryOptions = {}): Promise<ScorerSummary[]> {
-  const { firing, density } = options;
   const job = await getLlmJob(db, jobId);
   const stored = (await listLlmResults(db, jobId)).map((s) => s.result as unknown as StoredScores);
-  return job.method.split(',').map((scorer): ScorerSummary => {
-    const results = stored.flatMap((s) => (s.scores?.[scorer] ? [s.scores[scorer]] : []));
-    const perFeature = results.map((r) => ({ feature: r.feature, metrics: r.metrics, ...(density ? { density: density(r.feature) } : {}) }));
-    if (resolveScorer(scorer).kind === 'simulation') {
-      const sequences = results.flatMap((r) => (r.kind === 'simulation' ? r.examples.map((e) => ({ activations: e.activations, predicted: e.predicted, distance: e.distance })) : []));
-      return { scorer, kind: 'simulation', features: results.length, pooled: simulationMetrics(sequences), perFeature };
-    }
-    const samples = results.map((r) => (r.kind === 'classifier' ? r.examples : []));
-    const weighted = firing ? frequencyWeightedF1(results.map((r) => ({ f1: (r.metrics as ClassificationMetrics).f1, weight: firing(r.feature) }))) : undefined;
-    const roc = rocCurve(samples.flat().filter((e) => e.prediction !== null).map((e) => ({ activating: e.activating, score: e.probability })));
-    return { scorer, kind: 'classifier', features: results.length, pooled: pooledClassificationMetrics(samples), ...(weighted !== undefined ? { frequencyWeightedF1: weighted } : {}), roc, perFeature };
-  });
+  const scorers = job.method.split(',');
+  const scored = stored.flatMap((s) => scorers.flatMap((scorer): ScoredFeature[] => {
+    const r = s.scores?.[scorer];
+    if (!r) return [];
+    return r.kind === 'classifier' ? [{ hook: '', feature: r.feature, scorer, kind: 'classifier', examples: r.examples }] : [{ hook: '', feature: r.feature, scorer, kind: 'simulation', examples: r.examples }];
+  }));
+  const { firing, density } = options;
+  return aggregateScores(scored, { scorers, ...(firing && { weight: (f) => firing(f.feature) }), ...(density && { density: (f) => density(f.feature) }) });
 }

@@ -5,7 +5,7 @@
  * empty answer is billed too). Calls already under way when the budget is reached finish, so a run
  * can go over by at most what its calls in flight cost.
  */
-import { LlmError, type LlmClient, type Pricing, type Usage } from '../clients/index.ts';
+import { approxTokens, LlmError, type LlmClient, type Pricing, type Usage } from '../clients/index.ts';
 
 export interface UsageTotals {
   /** Calls that ended with usage (answered or failed after an answer). */
@@ -47,8 +47,32 @@ export function formatUsage(totals: Partial<UsageTotals> | undefined): string {
   return untrusted === 0 ? line : `${line} (${untrusted === 1 ? '1 answer' : `${untrusted} answers`} reported usage that cannot be right: counted at the model's listed prices)`;
 }
 
+export const ZERO_TOTALS: Readonly<UsageTotals> = Object.freeze({ calls: 0, attempts: 0, promptTokens: 0, completionTokens: 0, cost: 0, uncostedCalls: 0, estimatedCost: 0, untrustedCalls: 0 });
+
+/** The totals one call adds: its cost as reported, or its tokens at `pricing` when it reported none. */
+export function callTotals(usage: Usage, attempts: number, pricing?: Pricing): UsageTotals {
+  const costed = usage.cost !== undefined;
+  return {
+    calls: 1,
+    attempts,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    cost: usage.cost ?? 0,
+    uncostedCalls: costed ? 0 : 1,
+    estimatedCost: !costed && pricing ? usage.promptTokens * pricing.prompt + usage.completionTokens * pricing.completion : 0,
+    untrustedCalls: !costed && usage.untrusted !== undefined ? 1 : 0,
+  };
+}
+
+/** Two totals added, key by key. */
+export function addTotals(a: UsageTotals, b: UsageTotals): UsageTotals {
+  const sum = { ...ZERO_TOTALS };
+  for (const key of Object.keys(ZERO_TOTALS) as (keyof UsageTotals)[]) sum[key] = (a[key] ?? 0) + (b[key] ?? 0);
+  return sum;
+}
+
 export class UsageMeter {
-  #totals: UsageTotals = { calls: 0, attempts: 0, promptTokens: 0, completionTokens: 0, cost: 0, uncostedCalls: 0, estimatedCost: 0 };
+  #totals: UsageTotals = { ...ZERO_TOTALS };
 
   constructor(
     readonly budget: Budget = {},
@@ -56,27 +80,21 @@ export class UsageMeter {
     readonly pricing?: Pricing,
     /** What a run spent before (a resumed run counts on from there, against the same budget). */
     spent?: UsageTotals,
+    /** Told every call's usage as it is counted: a journal that a kill cannot lose. */
+    readonly onAdd?: (added: UsageTotals) => void,
   ) {
-    if (spent) this.#totals = { ...spent };
+    if (spent) this.#totals = addTotals(ZERO_TOTALS, spent);
   }
 
   get totals(): UsageTotals {
     return { ...this.#totals };
   }
 
+  /** Adds one call's usage; `onAdd` (given at construction) hears what it added. */
   add(usage: Usage, attempts = 1): void {
-    const t = this.#totals;
-    t.calls += 1;
-    t.attempts += attempts;
-    t.promptTokens += usage.promptTokens;
-    t.completionTokens += usage.completionTokens;
-    if (usage.cost !== undefined) {
-      t.cost += usage.cost;
-    } else {
-      t.uncostedCalls += 1;
-      if (usage.untrusted !== undefined) t.untrustedCalls = (t.untrustedCalls ?? 0) + 1;
-      if (this.pricing) t.estimatedCost += usage.promptTokens * this.pricing.prompt + usage.completionTokens * this.pricing.completion;
-    }
+    const added = callTotals(usage, attempts, this.pricing);
+    this.#totals = addTotals(this.#totals, added);
+    this.onAdd?.(added);
   }
 
   /** Why no new call may start, or undefined while the budget allows. */
@@ -104,6 +122,25 @@ export function meteredClient(client: LlmClient, meter: UsageMeter): LlmClient {
         if (error instanceof LlmError && error.usage) meter.add(error.usage, error.attempts ?? 1);
         throw error;
       }
+    },
+  };
+}
+
+/**
+ * `client` refusing, before sending, a prompt that cannot fit the model's listed context length (its
+ * tokens estimated at four characters each, plus the answer's maximum): the call fails with
+ * `llm/prompt-too-long` (not retried: the same prompt would fail again) and costs nothing.
+ */
+export function contextLimitedClient(client: LlmClient, contextLength: number, model: string): LlmClient {
+  return {
+    baseUrl: client.baseUrl,
+    async complete(request, signal) {
+      const prompt = request.messages.reduce((sum, message) => sum + approxTokens(message.content) + 4, 0);
+      const answer = request.maxTokens ?? 0;
+      if (prompt + answer > contextLength) {
+        throw new LlmError('llm/prompt-too-long', `The prompt has about ${prompt.toLocaleString('en-US')} tokens${answer ? ` (and ${answer.toLocaleString('en-US')} for the answer)` : ''}, more than ${model}'s context of ${contextLength.toLocaleString('en-US')} tokens: not sent.`, { retryable: false });
+      }
+      return client.complete(request, signal);
     },
   };
 }

@@ -37,10 +37,7 @@ export function classifierSamples(input: Omit<ScoreInput, 'explanation'>, marked
   return shuffled(samples, streamPrng(seed, record.feature, SCORE_STREAMS.order));
 }
 
-export interface ClassifierSpec {
-  id: string;
-  label: string;
-  description: string;
+export interface ClassifierSpec extends Pick<ScorerDefinition, 'id' | 'label' | 'aliases' | 'colour' | 'byDefault' | 'note' | 'description'> {
   /** Whether excerpts carry marks (fuzzing) or are plain text (detection). */
   marked: boolean;
   system: string;

@@ -177,6 +177,14 @@ export interface ScorerDefinition {
   /** Registry key, stored in results: 'detection', 'fuzzing', 'simulation'. */
   id: string;
   label: string;
+  /** Other names the commands take for it (delphi's `fuzz`). */
+  aliases?: readonly string[];
+  /** Its series' colour in every chart. */
+  colour: string;
+  /** Run when the user names no scorers. */
+  byDefault?: boolean;
+  /** A note for the scorer's checkbox (what it costs). */
+  note?: string;
   description: string;
   kind: ScoreOutcome['kind'];
   /** This scorer's defaults (the settings the caller leaves open). */

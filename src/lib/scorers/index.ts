@@ -14,5 +14,5 @@ export { classifierSamples, classifierScorer, type ClassifierSample, type Classi
 export { detectionScorer } from './detection.ts';
 export { fuzzingScorer } from './fuzzing.ts';
 export { SIMULATION_DEFAULTS, SIMULATION_TOP_LOGPROBS, simulationScorer } from './simulation.ts';
-export { SCORERS, scorerById } from './registry.ts';
-export { prepareScore, resolveScorer, scoreFailed, scoreFeature, scorerSettings, type ScoreOptions } from './score.ts';
+export { DEFAULT_SCORERS, SCORERS, scorerById, scorerByName, scorerColour, scorerLabel, scorerNames } from './registry.ts';
+export { completeScore, prepareScore, resolveScorer, retryableCall, scoreFailed, scoreFeature, scorerSettings, type ScoreOptions } from './score.ts';

@@ -30,6 +30,8 @@ export interface ScoreOptions {
   seed?: number;
   /** A longer explanation is refused, not sent (MAX_EXPLANATION_CHARS when undefined). */
   maxExplanationChars?: number;
+  /** Ask only these calls (by index), to complete an earlier result (`completeScore`); all when undefined. */
+  calls?: ReadonlySet<number>;
   signal?: AbortSignal;
 }
 
@@ -74,6 +76,10 @@ export async function scoreFeature(record: FeatureRecord, explanation: string, o
   let attempts = 0;
   for (const [index, call] of task.calls.entries()) {
     throwIfAborted(options.signal, 'Scoring');
+    if (options.calls && !options.calls.has(index)) {
+      raw.push(null);
+      continue;
+    }
     let answer: ScoreAnswer | undefined;
     try {
       const completion = await options.client.complete(
@@ -107,3 +113,40 @@ export async function scoreFeature(record: FeatureRecord, explanation: string, o
   }
   return { ...base, raw, failures, usage, calls: task.calls.length, attempts, ...task.finish() };
 }
+
+/** Failure codes of calls that may well succeed when asked again: the server was busy, down or slow, or the answer could not be read. */
+const RETRYABLE_CALL_CODES: ReadonlySet<string> = new Set(['llm/timeout', 'llm/rate-limited', 'llm/server', 'llm/network', 'llm/empty', 'llm/truncated', 'llm/bad-response', 'llm/bad-json']);
+
+/**
+ * Whether a failed call of a scored feature is asked again by a rerun: time-outs, rate limits, server
+ * errors and unreadable answers are; answers that came with something usable (verdicts without
+ * log-probabilities) and refusals are not, so an answered call is never paid twice.
+ */
+export function retryableCall(failure: { kind: string; code: string; call?: number }): boolean {
+  if (failure.call === undefined) return false;
+  if (failure.kind === 'parse') return failure.code !== 'score/no-probabilities';
+  return failure.kind === 'llm' && RETRYABLE_CALL_CODES.has(failure.code);
+}
+
+/**
+ * An earlier result with the calls asked again (`fresh`, made with `calls` set to them) put in: every
+ * example keeps its earlier prediction unless the fresh calls gave one; failures are the fresh ones
+ * and the earlier ones of calls not asked again; usage and calls are of the fresh calls. Examples are
+ * matched by position (the same record, explanation, settings and seed give the same order).
+ */
+export function completeScore(previous: Pick<ScoreResult, 'kind' | 'examples' | 'failures' | 'mode'>, fresh: ScoreResult, asked: ReadonlySet<number>): ScoreResult {
+  if (previous.kind !== fresh.kind || previous.examples.length !== fresh.examples.length) return fresh;
+  const failures = [...previous.failures.filter((f) => f.call === undefined || !asked.has(f.call)), ...fresh.failures].sort((a, b) => (a.call ?? -1) - (b.call ?? -1));
+  const mode = previous.mode === fresh.mode ? fresh.mode : fresh.kind === 'classifier' ? 'text' : 'mixed';
+  if (fresh.kind === 'classifier') {
+    const before = previous.examples as ClassifierExample[];
+    const examples = fresh.examples.map((e, i) => (e.prediction === null && before[i]!.prediction !== null ? { ...e, prediction: before[i]!.prediction, probability: before[i]!.probability, correct: before[i]!.correct } : e));
+    return { ...fresh, failures, mode: mode as 'text', examples, metrics: classificationMetrics(examples) };
+  }
+  const before = previous.examples as SimulationExample[];
+  const examples = fresh.examples.map((e, i) => (e.predicted === null && before[i]!.predicted !== null ? { ...e, predicted: before[i]!.predicted } : e));
+  return { ...fresh, failures, mode: mode as 'mixed', examples, metrics: simulationMetrics(examples) };
+}
+
+type ClassifierExample = Extract<ScoreResult, { kind: 'classifier' }>['examples'][number];
+type SimulationExample = Extract<ScoreResult, { kind: 'simulation' }>['examples'][number];

@@ -24,6 +24,8 @@ export const SIMULATION_DEFAULTS: Readonly<ScoreSettings> = Object.freeze({ ...D
 export const simulationScorer: ScorerDefinition = {
   id: 'simulation',
   label: 'Simulation',
+  colour: '#1f8a4c',
+  note: 'many more tokens',
   description: 'The model predicts, from the explanation alone, how active the feature is on every token; scored by the correlation with the true activations. Far more tokens than detection or fuzzing.',
   kind: 'simulation',
   defaults: SIMULATION_DEFAULTS,

@@ -30,6 +30,10 @@ export interface StoredLlmJob {
   features: number[];
   status: LlmJobStatus;
   usage?: Record<string, number>;
+  /** Runs so far (the job runner's ledger). */
+  runs?: number;
+  /** Per scorer, how results got their values over all runs. */
+  modes?: Record<string, Record<string, number>>;
   /** Why the job stopped early (a refused key, no credits, the budget). */
   stopped?: { code: string; message: string };
 }

@@ -103,7 +103,7 @@ describe('npm run autointerp', () => {
     expect(run.stdout).toMatch(/^autointerp: done; .*metrics\.json holds detection, fuzzing, simulation$/m);
 
     // Records of both hooks, an explanation of each, run files of each stage.
-    expect(list(out)).toEqual(['autointerp.json', 'explanations', 'metrics.json', 'records', 'run.json', 'score-run.json', 'scores']);
+    expect(list(out)).toEqual(['autointerp.json', 'explanations', 'metrics.json', 'records', 'run.inputs.json', 'run.json', 'run.usage.jsonl', 'score-run.inputs.json', 'score-run.json', 'score-run.usage.jsonl', 'scores']);
     expect(list(join(out, 'records'))).toEqual(['layers.2', 'layers.5']);
     const records = ['layers.2', 'layers.5'].flatMap((hook) => list(join(out, 'records', hook)).map((name) => ({ hook, feature: Number(/^latent(\d+)\.json$/.exec(name)![1]), record: readJson<{ test: unknown[] }>(join(out, 'records', hook, name)) })));
     expect(records.length).toBeGreaterThan(4);

@@ -467,9 +467,10 @@ describe('npm run explain', () => {
 
     const other = await cli([...args.slice(0, 4), '--model', 'stand-in/no-logprobs', ...args.slice(6)]);
     expect(other.code).toBe(2);
-    expect(other.stderr).toMatch(/holds explanations by stand-in\/explainer with the default explainer \(run\.json\); resume with --model stand-in\/explainer/);
+    expect(other.stderr).toMatch(/holds results made from other inputs: --model \(was stand-in\/explainer, now stand-in\/no-logprobs\)\. Nothing was asked or written/);
     const contrastive = await cli([...args, '--explainer', 'contrastive']);
     expect(contrastive.code).toBe(2);
+    expect(contrastive.stderr).toMatch(/other inputs: --explainer \(was default, now contrastive\)/);
   });
 });
 

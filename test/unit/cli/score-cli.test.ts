@@ -409,10 +409,10 @@ describe('npm run score', () => {
     // Another model into the same folder is refused.
     const other = await inProcess([...base.slice(0, 6), '--model', 'stand-in/no-logprobs', ...base.slice(8)]);
     expect(other.code).toBe(2);
-    expect(other.stderr).toMatch(/holds scores by stand-in\/explainer \(score-run\.json\); resume with --model stand-in\/explainer/);
+    expect(other.stderr).toMatch(/holds results made from other inputs: --model \(was stand-in\/explainer, now stand-in\/no-logprobs\)\. Nothing was asked or written/);
     const changed = await inProcess([...base, '--scorers', 'detection', '--examples-shown', '4']);
     expect(changed.code).toBe(2);
-    expect(changed.stderr).toMatch(/made with other settings or seed/);
+    expect(changed.stderr).toMatch(/other inputs: the detection settings \(--logprobs, --examples-shown, --simulation-format\) \(was \{.*"examples_shown":5.*\}, now \{.*"examples_shown":4.*\}\)/);
   });
 
   test('a 1 MB explanation is refused and named, never sent; the other features are scored', async () => {
@@ -428,9 +428,18 @@ describe('npm run score', () => {
     expect(json.failures).toEqual([expect.objectContaining({ hook: HOOK_A, feature: 1, scorer: 'detection', code: 'score/explanation-too-long' })]);
     expect(json.failures[0]!.message).toMatch(/^The explanation of feature 1 \(blocks\.6\.hook_resid_pre\) has 1,000,015 characters, more than the 1,000 a scorer is sent/);
     for (const request of server.requests) expect(String(JSON.stringify(request.body))).not.toContain('and so on and so on');
-    // A larger limit, given: sent.
-    const raised = await inProcess(['--records', records, '--explanations', explained, '--scorers', 'detection', '--base-url', server.openRouterBase, '--model', MODEL, '--out', fresh('out'), '--tokenizer', TOKENIZER_DIR, '--max-explanation-chars', '2000000']);
+    // A larger limit, given: the prompts would not fit the model's listed context (32,768 tokens), so they are refused before they are sent.
+    const raisedOut = fresh('out');
+    const raised = await inProcess(['--records', records, '--explanations', explained, '--scorers', 'detection', '--base-url', server.openRouterBase, '--model', MODEL, '--out', raisedOut, '--tokenizer', TOKENIZER_DIR, '--max-explanation-chars', '2000000']);
     expect(raised.code, raised.stderr).toBe(0);
+    const tooLong = readRun(raisedOut).failures;
+    expect(tooLong).toEqual([expect.objectContaining({ feature: 1, scorer: 'detection', code: 'llm/prompt-too-long' })]);
+    expect(tooLong[0]!.message).toMatch(/more than stand-in\/explainer's context of 32,768 tokens: not sent/);
+    for (const request of server.requests) expect(String(JSON.stringify(request.body))).not.toContain('and so on and so on');
+    // One that fits the context, under a larger limit: sent.
+    writeFileSync(join(explained, 'explanations', `${HOOK_A}_latent1.txt`), JSON.stringify(`the word "cat" ${'and so on '.repeat(4_000)}`));
+    const fits = await inProcess(['--records', records, '--explanations', explained, '--scorers', 'detection', '--base-url', server.openRouterBase, '--model', MODEL, '--out', fresh('out'), '--tokenizer', TOKENIZER_DIR, '--max-explanation-chars', '100000']);
+    expect(fits.code, fits.stderr).toBe(0);
     expect(server.requests.some((request) => String(JSON.stringify(request.body)).includes('and so on and so on'))).toBe(true);
   });
 

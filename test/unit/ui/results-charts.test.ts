@@ -18,7 +18,7 @@ const classifier = (features: ClassifiedSample[][], density: number[] = []): Sco
   features: features.length,
   pooled: classificationMetrics(features.flat()),
   roc: [],
-  perFeature: features.map((samples, i) => ({ feature: i, metrics: classificationMetrics(samples), ...(density[i] !== undefined ? { density: density[i] } : {}) })),
+  perFeature: features.map((samples, i) => ({ hook: '', feature: i, metrics: classificationMetrics(samples), ...(density[i] !== undefined ? { density: density[i] } : {}) })),
 });
 
 describe('score histograms', () => {
@@ -38,7 +38,7 @@ describe('score histograms', () => {
     const sims = [sequences([3, 2, 1, 0]), sequences([0, 1, 2, 3]), sequences([1, 1, 1, 1])];
     const summary: ScorerSummary = {
       scorer: 'simulation', kind: 'simulation', features: 3, pooled: simulationMetrics(sims.flat()),
-      perFeature: sims.map((s, i) => ({ feature: i, metrics: simulationMetrics(s) })),
+      perFeature: sims.map((s, i) => ({ hook: '', feature: i, metrics: simulationMetrics(s) })),
     };
     const histogram = scoreHistogram(summary);
     expect(histogram.bins).toHaveLength(20);

@@ -11,7 +11,7 @@
  * convert to them.
  */
 export type { DelphiScoreExample, FeatureResults, ResultsFile } from './types.ts';
-export { MAX_EXPLANATION_CHARS, normalizeScoreExample, parseExplanationFile, parseScoreFile } from './records.ts';
+export { MAX_EXPLANATION_CHARS, normalizeScoreExample, parseExplanationFile, parseScoreFile, parseSimulationScoreFile, simulationScoreRecords, type SimulationScoreRecord } from './records.ts';
 export { parseResultFileName, resultFileName } from './layout.ts';
 export { exportResultsZip, resultsToDelphiFiles, type ResultsFilesOptions, type ResultsZipOptions } from './write.ts';
 export { readDelphiResults, readDelphiResultsZip, resultScorers, type ReadResultsOptions } from './read.ts';

@@ -98,3 +98,35 @@ function parseJson(text: string, path: string): unknown {
     throw new AppError('results/bad-file', `${path} is not JSON (${(error as Error).message}); it starts with ${JSON.stringify(start)}. delphi writes explanations as a JSON string and scores as a JSON array.`);
   }
 }
+
+/**
+ * One record of a simulation score file (`scores/simulation/<hook>_latent<f>.txt`, a JSON array): a
+ * sequence's tokens, true activations, quantile and ground truth, and the predicted activation (0..10)
+ * of each token, null when the answer for the sequence could not be used.
+ */
+export interface SimulationScoreRecord {
+  str_tokens: string[];
+  activations: number[];
+  distance: number;
+  activating: boolean;
+  predicted: number[] | null;
+}
+
+/** The records of a simulation score file, in this key order. */
+export const simulationScoreRecords = (sequences: readonly SimulationScoreRecord[]): SimulationScoreRecord[] =>
+  sequences.map((s) => ({ str_tokens: s.str_tokens, activations: s.activations, distance: s.distance, activating: s.activating, predicted: s.predicted }));
+
+/** A simulation score file's text, parsed and checked. */
+export function parseSimulationScoreFile(text: string, path: string): SimulationScoreRecord[] {
+  const data = parseJson(text, path);
+  if (!Array.isArray(data)) throw new AppError('results/bad-file', `${path} should hold a JSON array of simulated sequences but holds ${describe(data)}.`);
+  const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  return data.map((raw: unknown, i) => {
+    const r = raw as Partial<SimulationScoreRecord> | null;
+    const ok =
+      r && typeof r === 'object' && Array.isArray(r.str_tokens) && Array.isArray(r.activations) && r.activations.every(finite) && typeof r.activating === 'boolean' && finite(r.distance) &&
+      (r.predicted === null || (Array.isArray(r.predicted) && r.predicted.every(finite)));
+    if (!ok) throw new AppError('results/bad-file', `${path}, sequence ${i}: should have str_tokens, activations (numbers), distance, activating and predicted (numbers or null).`);
+    return simulationScoreRecords([r as SimulationScoreRecord])[0]!;
+  });
+}
