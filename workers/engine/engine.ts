@@ -5,7 +5,7 @@
  * on WebGPU.
  */
 import {
-  AppError, applySaeSettings, cosineNeighbours, decoderDirection, logitEffects, tokenEmbedding, batchRowsFor, buildEncoderModel, buildHookModel, cachedHubFiles, cacheSettings, checkCorpusNumbers, checkResumable,
+  AppError, LoadOnce, applySaeSettings, cosineNeighbours, decoderDirection, logitEffects, tokenEmbedding, batchRowsFor, buildEncoderModel, buildHookModel, cachedHubFiles, cacheSettings, checkCorpusNumbers, checkResumable,
   checkRowLength, checkSaeAgainstModel, chunkRowsFor, chunkToShards, clearHubFiles, createRun, deleteRun, delphiDatasetFields, delphiFiles,
   describeSource, detectSaes, encoderBlockColumns, estimateInputScale, exportDelphiZip, findSameCache, fingerprintOf, formatBytes, getRun,
   HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, inspectGpt2, listColumns, listRuns, loadGpt2, loadSaeWeights, loadTokenizer, modelDims,
@@ -75,11 +75,12 @@ const newCacheId = () => `cache-${Date.now().toString(36)}-${Math.random().toStr
 export class Engine implements EngineApi {
   private model: ModelState | undefined;
   private causalLm: CausalLm | undefined;
-  private tokenizer: Promise<TextTokenizer> | undefined;
+  /** The loaded model's tokenizer (forgotten with the model). */
+  private readonly tokenizer = new LoadOnce<'model', TextTokenizer>();
   private hookSessions = new Map<string, InferenceSession>();
   private candidates: SaeCandidate[] = [];
   private saeFiles = new Map<string, Blob>();
-  private db: Promise<CacheDatabase> | undefined;
+  private readonly db = new LoadOnce<'db', CacheDatabase>();
   private corpus: { packed: PackedCorpus; summary: CorpusSummary; options: CorpusOptions; source: CorpusSource } | undefined;
   private encoder: EncoderState | undefined;
 
@@ -463,16 +464,11 @@ export class Engine implements EngineApi {
 
   private loadTokenizer(): Promise<TextTokenizer> {
     const model = this.requireModel();
-    if (!this.tokenizer) {
-      this.tokenizer = loadTokenizer(model.source);
-      this.tokenizer.catch(() => (this.tokenizer = undefined));
-    }
-    return this.tokenizer;
+    return this.tokenizer.get('model', () => loadTokenizer(model.source));
   }
 
   private cacheDb(): Promise<CacheDatabase> {
-    this.db ??= (this.options.openDb ?? (() => openCacheDb()))();
-    return this.db;
+    return this.db.get('db', () => (this.options.openDb ?? (() => openCacheDb()))());
   }
 
   private requireModel(): ModelState {
@@ -491,7 +487,7 @@ export class Engine implements EngineApi {
     const encoder = this.encoder;
     this.encoder = undefined;
     this.model = undefined;
-    this.tokenizer = undefined;
+    this.tokenizer.forget();
     for (const session of this.hookSessions.values()) await session.release();
     this.hookSessions.clear();
     await encoder?.encoder.release();

@@ -4,7 +4,7 @@
  * call to the core; the class runs in Node tests on fake-indexeddb as well as in the worker.
  */
 import {
-  AppError, computeFeatureStats, featureResults, featureScoreColumns, importResults, IMPORTABLE_SCORERS, neuronpediaJson, readDelphiResults, readZip, resultScorers, scoreCsvRows, scoresCsv, toNeuronpedia, createExplainJob, createScoreJob, exportResultsZip, runScoreJob, scoreSummary, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
+  AppError, LoadOnce, computeFeatureStats, featureResults, featureScoreColumns, importResults, IMPORTABLE_SCORERS, neuronpediaJson, readDelphiResults, readZip, resultScorers, scoreCsvRows, scoresCsv, toNeuronpedia, createExplainJob, createScoreJob, exportResultsZip, runScoreJob, scoreSummary, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
   openCacheDb, putFeatureStats, recordOptions, featureRecord,
   type CacheDatabase, type CacheReader, type CacheRun, type Example, type FeatureRecord, type Progress, type RecordOptions, type RepoRef,
   type StoredFeatureStats, type TextTokenizer, type CostEstimate, type ExplainJobRequest, type ExplainProgress, type ExplainSettings, type Pricing,
@@ -26,9 +26,10 @@ export interface InterpOptions {
 const isCurrent = (stats: StoredFeatureStats | undefined, run: CacheRun): stats is StoredFeatureStats => !!stats && stats.nonZeros === run.nnz && stats.width === run.width;
 
 export class Interp implements InterpApi {
-  private db: Promise<CacheDatabase> | undefined;
-  private readonly readers = new Map<string, { nnz: number; reader: Promise<CacheReader> }>();
-  private readonly tokenizers = new Map<string, Promise<TextTokenizer>>();
+  private readonly db = new LoadOnce<'db', CacheDatabase>();
+  /** Readers by run and its size (a run that grew since needs a new one). */
+  private readonly readers = new LoadOnce<string, CacheReader>();
+  private readonly tokenizers = new LoadOnce<string, TextTokenizer>();
   private hubUrl = HUGGING_FACE_HUB;
   /** Explain jobs running in this worker (a stored `running` job not among them was interrupted). */
   private readonly activeJobs = new Set<string>();
@@ -293,25 +294,15 @@ export class Interp implements InterpApi {
   private async reader(runId: string): Promise<CacheReader> {
     const run = await getRun(await this.openDb(), runId);
     if (run.status === 'running') throw new AppError('cache/bad-input', 'This cache is still being written: pause it or let it finish, then open its features.');
-    const known = this.readers.get(runId);
-    if (known && known.nnz === run.nnz) return known.reader;
-    const reader = idbCacheReader(await this.openDb(), run);
-    this.readers.set(runId, { nnz: run.nnz, reader });
-    reader.catch(() => this.readers.delete(runId));
-    return reader;
+    const db = await this.openDb();
+    return this.readers.get(`${runId}|${run.nnz}`, () => idbCacheReader(db, run));
   }
 
   /** The cache's model's tokenizer, loaded once per model. */
   private tokenizerOf(run: CacheRun): Promise<TextTokenizer> {
     const model: RepoRef = { repo: run.settings.model.repo, revision: run.settings.model.revision || 'main', hubUrl: run.settings.model.hubUrl || this.hubUrl };
     const key = `${model.hubUrl}|${model.repo}|${model.revision}`;
-    let tokenizer = this.tokenizers.get(key);
-    if (!tokenizer) {
-      tokenizer = (this.options.loadTokenizer ?? loadTokenizer)(model);
-      this.tokenizers.set(key, tokenizer);
-      tokenizer.catch(() => this.tokenizers.delete(key));
-    }
-    return tokenizer;
+    return this.tokenizers.get(key, () => (this.options.loadTokenizer ?? loadTokenizer)(model));
   }
 
   /** Text of each token id; ids alone (and why) when the tokenizer cannot be loaded. */
@@ -327,10 +318,6 @@ export class Interp implements InterpApi {
   }
 
   private openDb(): Promise<CacheDatabase> {
-    if (!this.db) {
-      this.db = (this.options.openDb ?? openCacheDb)();
-      this.db.catch(() => (this.db = undefined));
-    }
-    return this.db;
+    return this.db.get('db', () => (this.options.openDb ?? openCacheDb)());
   }
 }

@@ -91,6 +91,10 @@ function writeRecords(features: Record<string, number[]>): string {
 
 const explanationFiles = (out: string): string[] => (existsSync(join(out, 'explanations')) ? readdirSync(join(out, 'explanations')).sort() : []);
 const readRun = (out: string): RunJson => JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunJson;
+/** The sum of run.usage.jsonl, the journal of every call's usage. */
+const journalTotals = (out: string) =>
+  readFileSync(join(out, 'run.usage.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, number>)
+    .reduce((sum, u) => ({ calls: sum.calls + u.calls!, prompt_tokens: sum.prompt_tokens + u.prompt_tokens!, completion_tokens: sum.completion_tokens + u.completion_tokens!, cost: sum.cost + u.cost! }), { calls: 0, prompt_tokens: 0, completion_tokens: 0, cost: 0 });
 const expectedExplanation = (feature: number): string => `the word "${TOPICS[feature % TOPICS.length]}"`;
 
 /** The environment of a spawned command: this one's, without any real key, plus `extra`. */
@@ -285,6 +289,9 @@ describe('npm run explain', () => {
     // The exit status a shell reports: the code, or 128 + the signal's number for a process ended by one.
     const exited = new Promise<number | null>((done) => started.on('exit', (exitCode, killedBy) => done(exitCode ?? (killedBy ? 128 + constants.signals[killedBy] : null))));
     await expect.poll(() => explanationFiles(out).length, { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(2);
+    // The calls from now on wait 5 s: once those under way have been answered (250 ms), no answer is on its way when the signal comes.
+    server.setLatency(5000);
+    await new Promise((done) => setTimeout(done, 600));
     started.kill(signal);
     expect(await exited, stderr).toBe(code);
     // The command itself (under npx, below a shell and tsx that do not pass the signal on) ends too.
@@ -295,14 +302,39 @@ describe('npm run explain', () => {
     expect(run).toMatchObject({ succeeded: done, not_done: 12 - done, stopped: { code: 'cancelled' } });
     expect(run.stopped!.message).toMatch(new RegExp(`^Stopped by ${by} after \\d+ features explained in this run; rerun the same command to go on\\.`));
     expect(run.finished_at).not.toBeNull();
-    // What it was charged for is in run.json: every answer that arrived (at most the 2 calls in flight were cut off).
-    const answered = server.requests.filter((r) => r.usage).length;
-    expect(run.usage.calls).toBeGreaterThanOrEqual(answered - 2);
-    expect(run.usage.calls).toBeLessThanOrEqual(answered);
+    // What it was charged for is in run.json and in the journal beside it: every call the stand-in answered, exactly.
+    const answered = server.requests.filter((r) => r.usage);
+    expect(run.usage.calls).toBe(answered.length);
+    expect(run.usage).toMatchObject(logged(answered));
+    expect(journalTotals(out)).toMatchObject({ calls: answered.length, ...logged(answered) });
     // And no call is made after the stop.
     const asked = server.requests.length;
     await new Promise((done) => setTimeout(done, 600));
     expect(server.requests.length).toBe(asked);
+  });
+
+  test('a kill -9 mid-run loses no usage: the journal has every answered call, and the rerun counts it', async () => {
+    server = await startLlmServer({ keys: [KEY], latencyMs: 150 });
+    const records = writeRecords({ [HOOK_A]: Array.from({ length: 12 }, (_, f) => f) });
+    const out = fresh('out');
+    const args = ['--records', records, '--base-url', server.openRouterBase, '--model', MODEL, '--out', out, '--concurrency', '3', '--tokenizer', TOKENIZER_DIR];
+    const started = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: envWith({ OPENROUTER_API_KEY: KEY }) });
+    const exited = new Promise((done) => started.on('exit', done));
+    await expect.poll(() => explanationFiles(out).length, { timeout: 60_000, interval: 25 }).toBeGreaterThanOrEqual(3);
+    server.setLatency(5000);
+    await new Promise((done) => setTimeout(done, 500));
+    started.kill('SIGKILL'); // no handler runs: run.json is as its last checkpoint left it
+    await exited;
+    const answered = server.requests.filter((r) => r.usage);
+    expect(journalTotals(out)).toMatchObject({ calls: answered.length, ...logged(answered) });
+
+    server.setLatency(0);
+    const rerun = await cli(args);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const all = server.requests.filter((r) => r.usage);
+    expect(readRun(out).usage).toMatchObject({ calls: all.length, ...logged(all) });
+    expect(readRun(out).usage_this_run.calls).toBe(all.length - answered.length);
+    expect(explanationFiles(out)).toHaveLength(12);
   });
 
   test('with faults on 40% of requests every feature ends explained or listed as failed, and the sums still match', async () => {

@@ -443,6 +443,82 @@ describe('npm run score', () => {
     expect(server.requests.some((request) => String(JSON.stringify(request.body)).includes('and so on and so on'))).toBe(true);
   });
 
+  test('a rerun asks again exactly the calls that failed (busy server, unreadable answers), never an answered one; the files end as a clean run writes them', async () => {
+    const features = [0, 1, 2, 3, 4, 5];
+    const { records, explained } = writeInputs({ [HOOK_A]: features });
+    server = await startLlmServer({ keys: [KEY], retryAfterSeconds: 0 });
+    const args = (out: string) => ['--records', records, '--explanations', explained, '--scorers', 'detection,simulation', '--base-url', server!.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR, '--attempts', '1'];
+    const clean = fresh('clean');
+    expect((await inProcess(args(clean))).code).toBe(0);
+
+    server.setFaults({ rate: 0.35, seed: 5, kinds: ['rate-limit', 'server-error', 'malformed', 'empty', 'nonsense', 'truncated'] });
+    const out = fresh('out');
+    const start = server.requests.length;
+    expect((await inProcess(args(out))).code).toBe(0);
+    const first = readRun(out);
+    const body = (r: RecordedRequest) => JSON.stringify((r.body as { messages: unknown }).messages);
+    const firstRun = chats(server.requests.slice(start));
+    const answered = new Set(firstRun.filter((r) => !r.fault).map(body));
+    const faulted = firstRun.filter((r) => r.fault).map(body);
+    expect(first.call_failures.length).toBeGreaterThan(3);
+    const redo = first.call_failures.length + first.failures.reduce((n, f) => n + CALLS[f.scorer as 'detection' | 'simulation'], 0);
+
+    server.setFaults({ rate: 0 });
+    const before = server.requests.length;
+    const rerun = await inProcess(args(out));
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stdout).toMatch(/scored features? with failed calls to ask again/);
+    const asked = chats(server.requests.slice(before)).map(body);
+    // Exactly the failed calls (and those of the features that failed whole), each once; none that had been answered.
+    expect(asked).toHaveLength(redo);
+    expect(new Set(asked).size).toBe(asked.length);
+    for (const prompt of asked) {
+      expect(answered.has(prompt)).toBe(false);
+      expect(faulted).toContain(prompt);
+    }
+    const second = readRun(out);
+    expect(second).toMatchObject({ failures: [], call_failures: [] });
+    expect(second.usage.calls).toBe(first.usage.calls + redo);
+    // Completed files are the files a run without faults wrote, byte for byte, and so are the metrics.
+    for (const scorer of ['detection', 'simulation']) {
+      for (const name of scoreFiles(clean, scorer)) expect(readFileSync(join(out, 'scores', scorer, name), 'utf8'), `${scorer}/${name}`).toBe(readFileSync(join(clean, 'scores', scorer, name), 'utf8'));
+    }
+    expect(readJson(join(out, 'metrics.json'))).toEqual(readJson(join(clean, 'metrics.json')));
+  });
+
+  test('a rerun with other records or explanations into the same --out is refused, naming the features, and nothing is asked or written', async () => {
+    server = await startLlmServer({ keys: [KEY] });
+    const { records, explained } = writeInputs({ [HOOK_A]: [0, 1, 2] });
+    const out = fresh('out');
+    const args = (recordsDir: string, explanationsDir: string) => ['--records', recordsDir, '--explanations', explanationsDir, '--scorers', 'detection', '--base-url', server!.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR];
+    expect((await inProcess(args(records, explained))).code).toBe(0);
+    const files = () => Object.fromEntries(readdirSync(out, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => [join(e.parentPath, e.name), readFileSync(join(e.parentPath, e.name), 'utf8')]));
+    const kept = files();
+    const requests = server.requests.length;
+
+    // Other records of the same hook and features (another cache): refused.
+    const other = writeInputs({ [HOOK_A]: [0, 1, 2] });
+    const changed = record(HOOK_A, 1);
+    changed.test[0]!.activations[2] = 3.5;
+    writeFileSync(join(other.records, HOOK_A, 'latent1.json'), JSON.stringify(changed));
+    const refused = await inProcess(args(other.records, explained));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(new RegExp(`holds results made from other inputs: the inputs of feature ${HOOK_A.replaceAll('.', '\\.')}:1 \\(a record or explanation differs from the one scored\\)\\. Nothing was asked or written`));
+    // Another explanation of a scored feature: refused too.
+    writeFileSync(join(explained, 'explanations', `${HOOK_A}_latent2.txt`), JSON.stringify('the word "river" only'));
+    const rewritten = await inProcess(args(records, explained));
+    expect(rewritten.code).toBe(2);
+    expect(rewritten.stderr).toMatch(/the inputs of feature blocks\.6\.hook_resid_pre:2 /);
+    expect(server.requests.length).toBe(requests);
+    expect(files()).toEqual(kept);
+    // More features with the same inputs as before: taken (only the new ones are asked).
+    writeFileSync(join(explained, 'explanations', `${HOOK_A}_latent2.txt`), readFileSync(join(other.explained, 'explanations', `${HOOK_A}_latent2.txt`)));
+    const more = writeInputs({ [HOOK_A]: [0, 1, 2, 3] });
+    const grown = await inProcess(args(more.records, more.explained));
+    expect(grown.code, grown.stderr).toBe(0);
+    expect(readRun(out).per_scorer.detection).toMatchObject({ scored: 4, succeeded: 1, skipped: 3 });
+  });
+
   test('with faults on 30% of requests every feature ends scored or listed as failed; predictions are the model\'s or null, never guessed', async () => {
     const features = Array.from({ length: 8 }, (_, f) => f);
     const { records, explained } = writeInputs({ [HOOK_A]: features });

@@ -1,9 +1,5 @@
-/** How scorers and their numbers are named on screen. */
-
-const LABELS: Readonly<Record<string, string>> = { detection: 'Detection', fuzzing: 'Fuzzing', simulation: 'Simulation' };
-
-/** A scorer's name as a heading (its id capitalized when it is not one of ours). */
-export const scorerLabel = (scorer: string): string => LABELS[scorer] ?? scorer.charAt(0).toUpperCase() + scorer.slice(1);
+/** How scorers and their numbers are named on screen (a scorer's own name is the registry's). */
+export { scorerLabel } from '../../../lib/index.ts';
 
 /** What a table's score column holds. */
 export const metricTitle = (metric: string): string => (metric === 'pearson' ? 'Pearson correlation of the simulated and the true activations' : 'Balanced accuracy (0.5: chance)');

@@ -3,17 +3,14 @@
  * chart library), so the charts and the tables under them show the same figures and Node tests can
  * check them. An undefined metric (null) is never counted as 0: it is left out and counted apart.
  */
-import type { ClassificationMetrics, SimulationMetrics } from '../../../lib/index.ts';
+import { scorerColour, type ClassificationMetrics, type SimulationMetrics } from '../../../lib/index.ts';
 import type { ScorerSummary } from '../../../../workers/interp/api.ts';
 
 /** How a figure reads in a table: three decimals, or "n/a" when it is undefined. */
 export const formatMetric = (value: number | null | undefined): string => (typeof value === 'number' && Number.isFinite(value) ? value.toFixed(3) : 'n/a');
 
-/** The colour of a scorer's series, the same in every chart. */
-export function scorerColor(scorer: string): string {
-  const known: Record<string, string> = { detection: '#3358d4', fuzzing: '#c2570c', simulation: '#1f8a4c' };
-  return known[scorer] ?? '#7a4fc4';
-}
+/** The colour of a scorer's series, the same in every chart (the registry's). */
+export const scorerColor = (scorer: string): string => scorerColour(scorer);
 
 /** A feature's headline score under a scorer: balanced accuracy for classifiers, Pearson for simulation; null when undefined. */
 export function featureScore(kind: ScorerSummary['kind'], metrics: ClassificationMetrics | SimulationMetrics): number | null {
