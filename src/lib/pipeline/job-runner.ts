@@ -216,8 +216,9 @@ const countBy = (units: readonly JobUnit[]): Record<string, number> => units.red
 
 /**
  * Runs a planned job to its end, a stop or a pause (the signal), storing each result as it arrives;
- * returns the state as saved last. Errors that are not the work's (a store that cannot write) are
- * thrown after the state is saved with them.
+ * returns the state as saved last. A result the store cannot write (a full disk) stops the run like a
+ * refused key does, its reason in the state; an error outside the run (a state that cannot be saved)
+ * is thrown, after a last try to save the state with it.
  */
 export async function runJob<I, R>(store: JobStore<R>, work: JobWork<I, R>, plan: JobPlan, control: JobControl): Promise<JobState> {
   let thisRun: UsageTotals = { ...ZERO_TOTALS };
