@@ -29,11 +29,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { checkOutFolder, folderEntries, runIfEntry, UsageError, type CliIo } from './cli.ts';
-import { main as explainMain, parseCli as parseExplainCli, type RunJson } from './explain-cli.ts';
+import { main as explainMain, parseCli as parseExplainCli } from './explain-cli.ts';
+import type { RunJson } from './run-files.ts';
 import { DEFAULT_TOKENIZER, listRecordFiles, openTokenizer, readFlags, resolveKey } from './llm-cli.ts';
 import { main as recordsMain, parseCli as parseRecordsCli } from './records-cli.ts';
-import { main as scoreMain, parseCli as parseScoreCli, settingsOf, type MetricsJson } from './score-cli.ts';
-import { describeError, isRepoId } from '../src/lib/index.ts';
+import { main as scoreMain, parseCli as parseScoreCli, settingsOf } from './score-cli.ts';
+import { describeError, isRepoId, type MetricsJson } from '../src/lib/index.ts';
 
 const USAGE =
   'Usage: npm run autointerp -- --cache <delphi cache folder> --out <dir> --model <id> [--base-url <url>] [--scorers detection,fuzzing] [--features 0-99] [--min-examples 200] [--concurrency 8] [--budget <dollars>] [--explainer default|cot|contrastive] [--logprobs] [--seed 22] [--key-env NAME] [--tokenizer <hub id or folder>] [--hub <url>] [--timeout 90] [--attempts 5] [--max-explanation-chars 1000] [records flags: --hook --example-ctx --train --test --quantiles --non-activating --train-type --negatives --windows --skip-bos|--keep-bos] [--examples-shown 5] [--simulation-format lines|json]';

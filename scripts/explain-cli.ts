@@ -29,10 +29,12 @@
  */
 import { resolve } from 'node:path';
 import { checkOutFolder, runIfEntry, UsageError } from './cli.ts';
-import { folderStore, fromUsageJson } from './folder-store.ts';
+import { EXPLANATION_FILES, folderStore, fromUsageJson } from './folder-store.ts';
 import * as llm from './llm-cli.ts';
-import { count, plural, type LlmCliOptions, type LlmIo, type UsageJson } from './llm-cli.ts';
-import { estimateExplainCost, explainerByName, explainerNames, explainSettings, explainWork, featureKey, resultFileName, type ExplanationResult, type FeatureRecord, type JobState, type UnitFailure } from '../src/lib/index.ts';
+import type { RunJson } from './run-files.ts';
+import { count, plural, type LlmCliOptions, type LlmIo } from './llm-cli.ts';
+import { estimateExplainCost, explainerByName, explainerNames, explainSettings, explainWork, featureKey, type ExplanationResult, type FeatureRecord, type JobState } from '../src/lib/index.ts';
+
 
 const USAGE =
   'Usage: npm run explain -- --records <dir> --base-url <url> --model <id> --out <dir> [--explainer default|cot|contrastive] [--concurrency 8] [--budget <dollars>] [--key-env NAME] [--tokenizer <hub id or folder>] [--hub <url>] [--timeout 90] [--attempts 5] [--max-explanation-chars 1000]';
@@ -52,41 +54,6 @@ export function parseCli(argv: readonly string[]): CliOptions {
   const explainer = explainerByName(values.explainer ?? 'default');
   if (!explainer) throw new UsageError(`--explainer: "${values.explainer}" is not one of ${explainerNames().join(', ')}.`);
   return { ...llm.llmOptions(values), explainer: explainer.id };
-}
-
-/** `<out>/run.json`: snake_case keys; never the key. */
-export interface RunJson {
-  model: string;
-  base_url: string;
-  explainer: string;
-  settings: Record<string, unknown>;
-  tokenizer: string;
-  records: string;
-  concurrency: number;
-  /** Dollars over all runs into this folder; null for none. */
-  budget: number | null;
-  /** Records found. */
-  features: number;
-  /** Features with an explanation file now (all runs). */
-  explained: number;
-  /** Explained by this run. */
-  succeeded: number;
-  /** Features whose last try failed (listed in `failures`, no explanation file). */
-  failed: number;
-  /** Already explained before this run (not asked again). */
-  skipped: number;
-  /** Not reached (the run stopped or was stopped). */
-  not_done: number;
-  /** All runs into this folder together (the sum of run.usage.jsonl). */
-  usage: UsageJson;
-  usage_this_run: UsageJson;
-  runs: number;
-  estimate: { features: number; prompt_tokens: number; completion_tokens: number; cost: number | null };
-  failures: UnitFailure[];
-  stopped?: { code: string; message: string };
-  started_at: string;
-  /** null while the run goes on (or when it was killed). */
-  finished_at: string | null;
 }
 
 /** Runs the command; returns the exit code. */
@@ -133,8 +100,7 @@ export async function main(argv: readonly string[], io: LlmIo = llm.SHELL_IO): P
     const store = folderStore<ExplanationResult>({
       out,
       runFile: 'run.json',
-      path: (unit) => `explanations/${resultFileName(unit.hook, unit.feature)}`,
-      encode: (result) => JSON.stringify(result.explanation),
+      ...EXPLANATION_FILES,
       toJson,
       fromJson: (json) => {
         const run = json as unknown as RunJson;

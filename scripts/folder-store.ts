@@ -13,7 +13,10 @@ import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UsageError } from './cli.ts';
 import { usageJson, writeJsonAtomic, type UsageJson } from './llm-cli.ts';
-import { addTotals, ZERO_TOTALS, type JobInputs, type JobLedger, type JobState, type JobStore, type JobUnit, type UsageTotals } from '../src/lib/index.ts';
+import {
+  addTotals, parseScoreFile, parseSimulationScoreFile, resultFileName, resultsToDelphiFiles, scorerById, simulationScoreRecords, ZERO_TOTALS,
+  type ExplanationResult, type JobInputs, type JobLedger, type JobState, type JobStore, type JobUnit, type ScoreResult, type UsageTotals,
+} from '../src/lib/index.ts';
 
 export interface FolderStoreOptions<R> {
   out: string;
@@ -122,3 +125,27 @@ export function folderStore<R>(options: FolderStoreOptions<R>): JobStore<R> & { 
     },
   };
 }
+
+/** Explanations as delphi lays them out: `explanations/<hook>_latent<f>.txt`, a JSON string each. */
+export const EXPLANATION_FILES: Pick<FolderStoreOptions<ExplanationResult>, 'path' | 'encode'> = {
+  path: (unit) => `explanations/${resultFileName(unit.hook, unit.feature)}`,
+  encode: (result) => JSON.stringify(result.explanation),
+};
+
+/**
+ * Scores as delphi lays them out: `scores/<scorer>/<hook>_latent<f>.txt`, a JSON array of per-example
+ * records (delphi's seven keys, in delphi's order, for classifiers; our simulation records), read back
+ * to complete their failed calls.
+ */
+export const SCORE_FILES: Pick<FolderStoreOptions<ScoreResult>, 'path' | 'encode' | 'decode'> = {
+  path: (unit) => `scores/${unit.scorer}/${resultFileName(unit.hook, unit.feature)}`,
+  encode: (result) =>
+    result.kind === 'classifier'
+      ? resultsToDelphiFiles([{ hook: result.hook, feature: result.feature, scores: { [result.scorer]: result.examples } }])[0]!.bytes
+      : JSON.stringify(simulationScoreRecords(result.examples)),
+  decode: (text, unit, path) => {
+    if (scorerById(unit.scorer!).kind === 'simulation') return { kind: 'simulation', mode: 'integers', examples: parseSimulationScoreFile(text, path) } as ScoreResult;
+    const examples = parseScoreFile(text, path);
+    return { kind: 'classifier', mode: examples.some((e) => e.probability !== null) ? 'logprobs' : 'text', examples } as ScoreResult;
+  },
+};

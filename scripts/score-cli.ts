@@ -40,16 +40,16 @@
  * (key refused, no credits, budget spent, ...), could not start, or scored nothing because every feature
  * failed, 2 bad usage, 130 stopped by Ctrl-C and 143 by SIGTERM (score-run.json and metrics.json written; rerun to go on).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkOutFolder, folderEntries, runIfEntry, UsageError } from './cli.ts';
-import { folderStore, fromUsageJson } from './folder-store.ts';
+import { checkOutFolder, runIfEntry, UsageError } from './cli.ts';
+import { folderStore, SCORE_FILES } from './folder-store.ts';
 import * as llm from './llm-cli.ts';
-import { count, plural, type LlmCliOptions, type LlmIo, type UsageJson } from './llm-cli.ts';
-import {
-  aggregateScores, describeError, estimateScoreCost, featureKey, metricsJson, parseExplanationFile, parseResultFileName, parseScoreFile, parseSimulationScoreFile, resultFileName, resultsToDelphiFiles,
-  retryableCall, scoreWork, scorerByName, spentCost, scorerById, scorerNames, scorerSettings, simulationScoreRecords, DEFAULT_SCORERS, DEFAULT_SCORE_SEED, SCORERS,
-  type JobState, type MetricsJson, type ScoreInputs, type ScoredFeature, type ScoreResult, type ScoreSettings, type SimulationFormat, type UnitFailure,
+import { explanationsFolder, listExplanationFiles, scoreLedger, scoreRunJson, writeMetrics, type ScoreRunJson } from './run-files.ts';
+import { count, plural, type LlmCliOptions, type LlmIo } from './llm-cli.ts';
+import { describeError, estimateScoreCost, featureKey, parseExplanationFile, resultFileName,
+  retryableCall, scoreWork, scorerByName, spentCost, scorerById, scorerNames, scorerSettings, DEFAULT_SCORERS, DEFAULT_SCORE_SEED,
+  type JobState, type ScoreInputs, type ScoreResult, type ScoreSettings, type SimulationFormat,
 } from '../src/lib/index.ts';
 
 const USAGE =
@@ -58,7 +58,6 @@ const USAGE =
 /** Features whose prompts are built to estimate the run's size. */
 const ESTIMATE_SAMPLE = 20;
 
-export type { MetricsJson };
 
 export interface CliOptions extends LlmCliOptions {
   explanations: string;
@@ -108,89 +107,6 @@ export function settingsOf(cli: Pick<CliOptions, 'scorers' | 'logprobs' | 'examp
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Inputs
-
-/** The folder that holds the explanation files: `<dir>/explanations` when there is one, else `<dir>`. */
-export function explanationsFolder(dir: string): string {
-  const stat = statSync(dir, { throwIfNoEntry: false });
-  if (!stat?.isDirectory()) throw new UsageError(`--explanations: ${dir} ${stat ? 'is not a folder' : 'does not exist'}; give the folder \`npm run explain\` wrote (its --out) or its explanations/ subfolder.`);
-  const sub = join(dir, 'explanations');
-  return statSync(sub, { throwIfNoEntry: false })?.isDirectory() ? sub : dir;
-}
-
-/** `<hook>_latent<f>.txt` files of the folder, by `hook\0feature`. */
-export function listExplanationFiles(dir: string): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const entry of folderEntries(dir)) {
-    const parsed = entry.isFile ? parseResultFileName(entry.name) : null;
-    if (parsed) files.set(featureKey(parsed), entry.path);
-  }
-  if (!files.size) throw new UsageError(`--explanations: no <hook>_latent<f>.txt files in ${dir}; write them with npm run explain -- --records <records> --out <dir> (and give that --out here).`);
-  return files;
-}
-
-/** Every score file under `<out>/scores/<scorer>/` of the registry's scorers, read. */
-function scoredFeatures(out: string): ScoredFeature[] {
-  return Object.values(SCORERS).flatMap(({ id, kind }) => {
-    const dir = join(out, 'scores', id);
-    if (!existsSync(dir)) return [];
-    return folderEntries(dir).flatMap((entry): ScoredFeature[] => {
-      const parsed = entry.isFile ? parseResultFileName(entry.name) : null;
-      if (!parsed) return [];
-      const text = readFileSync(entry.path, 'utf8');
-      return [kind === 'classifier' ? { ...parsed, scorer: id, kind, examples: parseScoreFile(text, entry.path) } : { ...parsed, scorer: id, kind, examples: parseSimulationScoreFile(text, entry.path) }];
-    });
-  });
-}
-
-export interface ScorerCountsJson {
-  /** Features with a score file of this scorer now (all runs). */
-  scored: number;
-  /** Scored (or completed) by this run. */
-  succeeded: number;
-  /** Features whose last try failed (listed in `failures`, no score file). */
-  failed: number;
-  /** Scored before this run (not asked again). */
-  skipped: number;
-  /** Not reached (the run stopped or was stopped). */
-  not_done: number;
-  /** How the scores of this folder got their values, over all runs (classifiers: logprobs|text; simulation: expected-value|integers|mixed|json). */
-  modes: Record<string, number>;
-}
-
-/** `<out>/score-run.json`: snake_case keys; never the key. */
-export interface ScoreRunJson {
-  model: string;
-  base_url: string;
-  scorers: string[];
-  /** Each scorer's settings (snake_case). */
-  settings: Record<string, Record<string, unknown>>;
-  seed: number;
-  tokenizer: string;
-  records: string;
-  explanations: string;
-  concurrency: number;
-  budget: number | null;
-  /** Features with both a record and an explanation. */
-  features: number;
-  records_without_explanation: number;
-  explanations_without_record: number;
-  per_scorer: Record<string, ScorerCountsJson>;
-  usage: UsageJson;
-  usage_this_run: UsageJson;
-  runs: number;
-  /** Of this run's (feature, scorer) pairs to do. */
-  estimate: { pairs: number; prompt_tokens: number; completion_tokens: number; cost: number | null };
-  /** (feature, scorer) pairs without a score file because they failed. */
-  failures: UnitFailure[];
-  /** Calls that failed within scored features: their examples have no prediction (null). */
-  call_failures: UnitFailure[];
-  stopped?: { code: string; message: string };
-  started_at: string;
-  finished_at: string | null;
-}
-
 /** Runs the command; returns the exit code. */
 export async function main(argv: readonly string[], io: LlmIo = llm.SHELL_IO): Promise<number> {
   return llm.commandMain(io, USAGE, async () => {
@@ -217,43 +133,18 @@ export async function main(argv: readonly string[], io: LlmIo = llm.SHELL_IO): P
     let tokenizerFrom = '';
     let estimate: ScoreRunJson['estimate'] = { pairs: 0, prompt_tokens: 0, completion_tokens: 0, cost: null };
     const scoredNow = (id: string) => both.filter((file) => existsSync(join(out, 'scores', id, resultFileName(file.hook, file.feature)))).length;
-    const toJson = (state: JobState): ScoreRunJson => {
-      const asked = (id: string) => cli.scorers.includes(id);
-      const ids = [...new Set([...cli.scorers, ...Object.keys(before.settings ?? {})])].filter((id) => SCORERS[id]);
-      return {
+    const toJson = (state: JobState): ScoreRunJson =>
+      scoreRunJson(state, before, {
         model: cli.model, base_url: cli.baseUrl, scorers: cli.scorers, settings: { ...before.settings, ...settingsJson }, seed: cli.seed, tokenizer: tokenizerFrom,
         records: resolve(cli.records), explanations: resolve(explanationsDir), concurrency: cli.concurrency, budget: cli.budget ?? null,
-        features: both.length, records_without_explanation: files.length - both.length, explanations_without_record: withoutRecord,
-        per_scorer: Object.fromEntries(ids.map((id) => {
-          const scored = scoredNow(id);
-          const failed = state.failures.filter((f) => f.scorer === id).length;
-          return [id, { scored, succeeded: state.succeeded[id] ?? 0, failed, skipped: asked(id) ? (state.skipped[id] ?? 0) : 0, not_done: asked(id) ? Math.max(0, both.length - scored - failed) : 0, modes: state.modes[id] ?? {} }];
-        })),
-        usage: llm.usageJson(state.usage), usage_this_run: llm.usageJson(state.usageThisRun), runs: state.runs, estimate,
-        failures: state.failures, call_failures: state.callFailures, ...(state.stopped && { stopped: state.stopped }), started_at: state.startedAt, finished_at: state.finishedAt,
-      };
-    };
+        features: both.length, records_without_explanation: files.length - both.length, explanations_without_record: withoutRecord, estimate,
+      }, scoredNow);
     const store = folderStore<ScoreResult>({
       out,
       runFile: 'score-run.json',
-      path: (unit) => `scores/${unit.scorer}/${resultFileName(unit.hook, unit.feature)}`,
-      encode: (result) =>
-        result.kind === 'classifier'
-          ? resultsToDelphiFiles([{ hook: result.hook, feature: result.feature, scores: { [result.scorer]: result.examples } }])[0]!.bytes // delphi's seven keys, in delphi's order
-          : JSON.stringify(simulationScoreRecords(result.examples)),
-      decode: (text, unit, path) => {
-        const scorer = scorerById(unit.scorer!);
-        if (scorer.kind === 'simulation') return { kind: 'simulation', mode: 'integers', examples: parseSimulationScoreFile(text, path) } as ScoreResult;
-        const examples = parseScoreFile(text, path);
-        return { kind: 'classifier', mode: examples.some((e) => e.probability !== null) ? 'logprobs' : 'text', examples } as ScoreResult;
-      },
+      ...SCORE_FILES,
       toJson,
-      fromJson: (json) => {
-        before = json as Partial<ScoreRunJson>;
-        const shared = { model: String(before.model), seed: String(before.seed), ...Object.fromEntries(Object.entries(before.settings ?? {}).map(([id, s]) => [`settings ${id}`, JSON.stringify(s)])) };
-        const modes = Object.fromEntries(Object.entries(before.per_scorer ?? {}).map(([id, c]) => [id, { ...c.modes }]));
-        return { inputs: { shared, units: {} }, usage: fromUsageJson(before.usage ?? {}), runs: before.runs ?? 0, failures: before.failures ?? [], callFailures: before.call_failures ?? [], modes };
-      },
+      fromJson: (json) => scoreLedger((before = json as Partial<ScoreRunJson>)),
     });
     const units = both.flatMap(({ hook, feature }) => cli.scorers.map((scorer) => ({ hook, feature, scorer })));
     const inputs = {
@@ -296,14 +187,7 @@ export async function main(argv: readonly string[], io: LlmIo = llm.SHELL_IO): P
       progress: (p) => `scored ${count(p.done - p.skipped)} of ${plural(plan.todo.length, 'score')} (${cli.scorers.length > 1 ? `${plural(new Set(plan.todo.map(featureKey)).size, 'feature')} x up to ${cli.scorers.length} scorers, ` : ''}${count(p.failed)} failed) · ${count(p.usageThisRun.promptTokens + p.usageThisRun.completionTokens)} tokens${spentCost(p.usageThisRun) > 0 ? ` · ${llm.dollars(spentCost(p.usageThisRun))}` : ''}`,
       did: (s) => plural(Object.values(s.succeeded).reduce((a, b) => a + b, 0), 'score'),
     });
-    const weights = new Map<string, number>();
-    const scored = scoredFeatures(out);
-    for (const key of new Set(scored.map(featureKey))) {
-      const file = fileOf.get(key);
-      if (file) weights.set(key, await llm.readRecord(file).then((r) => r.n_activations, () => 0));
-    }
-    const metrics = metricsJson(aggregateScores(scored, { hooks, weight: (f) => weights.get(featureKey(f)) ?? 0 }));
-    await llm.writeJsonAtomic(join(out, 'metrics.json'), metrics);
+    const metrics = await writeMetrics(out, hooks, (key) => fileOf.get(key));
     if (signalled !== undefined) return signalled;
     const json = toJson(state);
     for (const id of cli.scorers) {

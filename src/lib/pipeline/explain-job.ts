@@ -11,8 +11,8 @@ import { explainSettings, resolveExplainer, type ExplainSettings } from '../expl
 import { featureRecord, recordOptions, type CacheReader, type RecordOptions } from '../latents/index.ts';
 import { getLlmJob, putLlmJob, type CacheDatabase, type StoredLlmJob } from '../storage/index.ts';
 import type { TextTokenizer } from '../types.ts';
-import { explainJobStore, storedJobInputs } from './idb-job-store.ts';
-import { planJob, runJob, type JobProgress, type JobState } from './job-runner.ts';
+import { explainJobStore, storedJobControl, storedJobInputs } from './idb-job-store.ts';
+import { planJob, runJob, type JobState } from './job-runner.ts';
 import { explainWork } from './job-stages.ts';
 import type { ExplainProgress } from './explain-run.ts';
 import { DEFAULT_CONCURRENCY } from './pool.ts';
@@ -81,14 +81,6 @@ export async function runExplainJob(db: CacheDatabase, jobId: string, deps: Expl
     settings: job.settings as Partial<ExplainSettings>,
     record: (unit) => featureRecord(deps.reader, unit.feature, options),
   });
-  const state = await runJob(store, work, await planJob(store, work), {
-    client: deps.client,
-    budget: job.budget,
-    ...(deps.pricing && { pricing: deps.pricing }),
-    concurrency: job.concurrency,
-    checkpointMs: 0,
-    ...(deps.signal && { signal: deps.signal }),
-    ...(deps.onProgress && { onProgress: deps.onProgress as (progress: JobProgress) => void }),
-  });
+  const state = await runJob(store, work, await planJob(store, work), storedJobControl(job, deps));
   return { job: await getLlmJob(db, jobId), state };
 }

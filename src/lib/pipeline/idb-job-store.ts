@@ -7,8 +7,9 @@
 import type { ExplanationResult } from '../explainers/index.ts';
 import { scoreFailed, type ScoreResult } from '../scorers/index.ts';
 import { getLlmJob, getLlmResult, listLlmResults, putLlmJob, putLlmResult, type CacheDatabase, type StoredLlmJob } from '../storage/index.ts';
+import type { LlmClient, Pricing } from '../clients/index.ts';
 import { SerialQueue } from '../util/index.ts';
-import type { JobInputs, JobLedger, JobState, JobStore, JobUnit, UnitFailure } from './job-runner.ts';
+import type { JobControl, JobInputs, JobLedger, JobProgress, JobState, JobStore, JobUnit, UnitFailure } from './job-runner.ts';
 import { addTotals, ZERO_TOTALS, type UsageTotals } from './usage.ts';
 
 /** A feature's stored result in a score job: every scorer's result so far. */
@@ -23,6 +24,19 @@ export const storedJobInputs = (job: StoredLlmJob): JobInputs => ({
   shared: { model: job.model, endpoint: job.baseUrl, method: job.method, settings: JSON.stringify(job.settings), records: JSON.stringify(job.recordOptions) },
   units: {},
 });
+
+/** How an app job runs: its budget and concurrency, the caller's client, prices, signal and progress; saved after every result. */
+export function storedJobControl(job: StoredLlmJob, deps: { client: LlmClient; pricing?: Pricing; signal?: AbortSignal; onProgress?: (progress: never) => void }): JobControl {
+  return {
+    client: deps.client,
+    budget: job.budget,
+    ...(deps.pricing && { pricing: deps.pricing }),
+    concurrency: job.concurrency,
+    checkpointMs: 0,
+    ...(deps.signal && { signal: deps.signal }),
+    ...(deps.onProgress && { onProgress: deps.onProgress as (progress: JobProgress) => void }),
+  };
+}
 
 function idbStore<R>(db: CacheDatabase, jobId: string, parts: Pick<JobStore<R>, 'has' | 'result' | 'put'> & { callFailures(): Promise<UnitFailure[]> }): JobStore<R> {
   const writes = new SerialQueue();

@@ -13,8 +13,8 @@ import { resolveScorer, scorerSettings, type ScoreSettings } from '../scorers/in
 import { getLlmJob, listLlmResults, putLlmJob, type CacheDatabase, type StoredLlmJob } from '../storage/index.ts';
 import type { TextTokenizer } from '../types.ts';
 import { aggregateScores, type ScoredFeature, type ScorerSummary } from './aggregate.ts';
-import { scoreJobStore, storedJobInputs, type StoredScores } from './idb-job-store.ts';
-import { planJob, runJob, type JobProgress } from './job-runner.ts';
+import { scoreJobStore, storedJobControl, storedJobInputs, type StoredScores } from './idb-job-store.ts';
+import { planJob, runJob } from './job-runner.ts';
 import { scoreWork } from './job-stages.ts';
 import { DEFAULT_CONCURRENCY } from './pool.ts';
 import type { ScoreProgress } from './score-run.ts';
@@ -94,15 +94,7 @@ export async function runScoreJob(db: CacheDatabase, jobId: string, deps: ScoreJ
     ...(maxExplanationChars !== undefined && { maxExplanationChars }),
     read: async (unit) => ({ record: await featureRecord(deps.reader, unit.feature, job.recordOptions as Partial<RecordOptions>), explanation: explanations.get(unit.feature)! }),
   });
-  await runJob(store, work, await planJob(store, work), {
-    client: deps.client,
-    budget: job.budget,
-    ...(deps.pricing && { pricing: deps.pricing }),
-    concurrency: job.concurrency,
-    checkpointMs: 0,
-    ...(deps.signal && { signal: deps.signal }),
-    ...(deps.onProgress && { onProgress: deps.onProgress as (progress: JobProgress) => void }),
-  });
+  await runJob(store, work, await planJob(store, work), storedJobControl(job, deps));
   return getLlmJob(db, jobId);
 }
 

@@ -14,8 +14,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { main, planCli } from '../../../scripts/autointerp-cli.ts';
-import type { RunJson } from '../../../scripts/explain-cli.ts';
-import type { ScoreRunJson } from '../../../scripts/score-cli.ts';
+import type { RunJson, ScoreRunJson } from '../../../scripts/run-files.ts';
 import { startLlmServer, type LlmServer, type RecordedRequest } from '../../../scripts/servers/llm-server.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');

@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { main, parseCli, type ScoreRunJson } from '../../../scripts/score-cli.ts';
+import { main, parseCli } from '../../../scripts/score-cli.ts';
+import type { ScoreRunJson } from '../../../scripts/run-files.ts';
 import { startLlmServer, type LlmServer, type RecordedRequest } from '../../../scripts/servers/llm-server.ts';
 import { tokenizerFromJson, type Example, type FeatureRecord } from '../../../src/lib/index.ts';
 
