@@ -149,9 +149,9 @@ test('the explanations are scored (detection, fuzzing) under 30% faults; the met
     const positives = judged.filter((e) => e.activating).length;
     const tp = judged.filter((e) => e.activating && e.prediction! >= 0.5).length;
     const tn = judged.filter((e) => !e.activating && e.prediction! < 0.5).length;
-    const row = page.locator(`[data-testid="score-metrics-row"][data-scorer="${scorer}"]`);
-    expect(Number(await row.getAttribute('data-balanced-accuracy'))).toBeCloseTo((tp / positives + tn / (judged.length - positives)) / 2, 9);
-    expect(Number(await row.getAttribute('data-failed'))).toBe(examples.length - judged.length);
+    const cell = (metric: string) => page.locator(`[data-testid="score-metrics-row"][data-scorer="${scorer}"] [data-metric="${metric}"]`);
+    expect(Number(await cell('balanced_accuracy').getAttribute('data-value'))).toBeCloseTo((tp / positives + tn / (judged.length - positives)) / 2, 9);
+    expect(Number(await cell('failed').getAttribute('data-value'))).toBe(examples.length - judged.length);
   }
   await page.getByTestId('score').screenshot({ path: 'test-results/score.png' });
   // The export, read back by the delphi import, holds the same explanations and judgements.
