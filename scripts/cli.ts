@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { describeError, errorCode } from '../src/lib/index.ts';
 
 /** An entry of a folder, with a link followed to what it points at (a link to nowhere is left out). */
 export interface FolderEntry {
@@ -156,5 +157,28 @@ function isNpm(pid: number): boolean {
     return args.slice(0, 3).some((arg) => /(^|\/)(npm|npx)(-cli\.js)?$|^npm (exec|run)/.test(arg));
   } catch {
     return false;
+  }
+}
+
+/**
+ * Runs a command's body: bad usage prints the message and the usage line (exit 2), a stop by a signal
+ * (cancelled) exits with its code after the line `stopped` makes, any other error prints its message (exit 1).
+ */
+export async function commandMain(io: CliIo, usage: string, body: () => Promise<number>, stopped: (by: string) => string = (by) => `stopped by ${by}.`): Promise<number> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.info(error.message);
+      io.info(usage);
+      return 2;
+    }
+    if (errorCode(error) === 'cancelled') {
+      const stop = stopOf(io.signal);
+      io.info(stopped(stop.by));
+      return stop.exitCode;
+    }
+    io.info(describeError(error));
+    return 1;
   }
 }

@@ -28,7 +28,7 @@
  * every call failed, 2 bad usage, 130 stopped by Ctrl-C and 143 by SIGTERM (run.json written; rerun to go on).
  */
 import { resolve } from 'node:path';
-import { checkOutFolder, runIfEntry, UsageError } from './cli.ts';
+import { checkOutFolder, commandMain, runIfEntry, UsageError } from './cli.ts';
 import { EXPLANATION_FILES, folderStore, fromUsageJson } from './folder-store.ts';
 import * as llm from './llm-cli.ts';
 import type { RunJson } from './run-files.ts';
@@ -58,7 +58,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
 
 /** Runs the command; returns the exit code. */
 export async function main(argv: readonly string[], io: LlmIo = llm.SHELL_IO): Promise<number> {
-  return llm.commandMain(io, USAGE, async () => {
+  return commandMain(io, USAGE, async () => {
     const cli = parseCli(argv);
     const key = llm.resolveKey(cli, io.env ?? process.env);
     const explainer = explainerByName(cli.explainer)!;

@@ -474,28 +474,5 @@ export function spentLine(state: JobState): string {
   return `${count(state.usageThisRun.promptTokens)} prompt + ${count(state.usageThisRun.completionTokens)} completion tokens${cost > 0 ? `, ${dollars(cost)}` : ''}${state.runs > 1 ? ` (all ${state.runs} runs: ${dollars(spentCost(state.usage))})` : ''}`;
 }
 
-/**
- * Runs a command's body: bad usage prints the message and the usage line (exit 2), a stop by a signal
- * before the run exits with its code, any other error prints its message (exit 1).
- */
-export async function commandMain(io: LlmIo, usage: string, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.info(error.message);
-      io.info(usage);
-      return 2;
-    }
-    if (errorCode(error) === 'cancelled') {
-      const stop = stopOf(io.signal);
-      io.info(`stopped by ${stop.by}.`);
-      return stop.exitCode;
-    }
-    io.info(describeError(error));
-    return 1;
-  }
-}
-
 /** The io of a command run from the shell. */
 export const SHELL_IO: LlmIo = { log: (line) => console.log(line), info: (line) => console.error(line) };

@@ -16,16 +16,14 @@
  *   --hook layers.6  (only these hook folders, comma-separated)
  * Exit codes: 0 done, 1 a cache that cannot be read, 2 bad usage, 130 stopped by Ctrl-C, 143 by SIGTERM.
  */
-import { openAsBlob, readdirSync, statSync } from 'node:fs';
+import { openAsBlob, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkOutFolder, folderEntries, runIfEntry, stopOf, UsageError, type CliIo } from './cli.ts';
+import { checkOutFolder, commandMain, folderEntries, runIfEntry, UsageError, type CliIo } from './cli.ts';
 import {
   delphiCacheReader,
   DEFAULT_RECORD_OPTIONS,
-  describeError,
-  errorCode,
   featureRecord,
   forEachFeatureRecord,
   jaccardNeighbours,
@@ -293,7 +291,7 @@ async function recordsOfHook({ hook, reader, options, features }: HookPlan, cli:
 /** Runs the command; returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo = { log: (line) => console.log(line), info: (line) => console.error(line) }): Promise<number> {
   const tally: Tally = { written: 0, skipped: 0 };
-  try {
+  return commandMain(io, USAGE, async () => {
     const cli = parseCli(argv);
     checkOutFolder(cli.out);
     const started = performance.now();
@@ -316,20 +314,7 @@ export async function main(argv: readonly string[], io: CliIo = { log: (line) =>
     for (const plan of plans) await recordsOfHook(plan, cli, io, tally);
     io.log(`done: ${plural(tally.written, 'record')} written, ${plural(tally.skipped, 'feature')} skipped, ${plural(hooks.length, 'hook')}, ${((performance.now() - started) / 1000).toFixed(1)} s; wrote ${resolve(cli.out)}`);
     return 0;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.info(error.message);
-      io.info(USAGE);
-      return 2;
-    }
-    if (errorCode(error) === 'cancelled') {
-      const stop = stopOf(io.signal);
-      io.info(`stopped: ${tally.written} records written before ${stop.by}; each file is whole.`);
-      return stop.exitCode;
-    }
-    io.info(describeError(error));
-    return 1;
-  }
+  }, (by) => `stopped: ${tally.written} records written before ${by}; each file is whole.`);
 }
 
 // Ctrl-C stops after the record in hand (files already written stay whole); a second one quits at once.

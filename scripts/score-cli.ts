@@ -42,7 +42,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkOutFolder, runIfEntry, UsageError } from './cli.ts';
+import { checkOutFolder, commandMain, runIfEntry, UsageError } from './cli.ts';
 import { folderStore, SCORE_FILES } from './folder-store.ts';
 import * as llm from './llm-cli.ts';
 import { explanationsFolder, listExplanationFiles, scoreLedger, scoreRunJson, writeMetrics, type ScoreRunJson } from './run-files.ts';
@@ -109,7 +109,7 @@ export function settingsOf(cli: Pick<CliOptions, 'scorers' | 'logprobs' | 'examp
 
 /** Runs the command; returns the exit code. */
 export async function main(argv: readonly string[], io: LlmIo = llm.SHELL_IO): Promise<number> {
-  return llm.commandMain(io, USAGE, async () => {
+  return commandMain(io, USAGE, async () => {
     const cli = parseCli(argv);
     const settings = settingsOf(cli);
     const key = llm.resolveKey(cli, io.env ?? process.env);

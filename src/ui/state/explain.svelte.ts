@@ -3,12 +3,10 @@
  * their progress and results, and the export of delphi's layout. The connection (endpoint, key, model)
  * is LlmConnectionState's; the runs in the worker are LlmRuns'.
  */
-import type * as Comlink from 'comlink';
 import { errorMessage, MAX_EXPLANATION_CHARS } from '../../lib/index.ts';
-import type { CostEstimate, InterpApi, StoredLlmJob, StoredLlmResult } from '../../../workers/interp/api.ts';
+import type { CostEstimate, ExplainProgress, LlmConnection, StoredLlmResult } from '../../../workers/interp/api.ts';
 import { downloadBlob } from './download.ts';
-import type { LlmConnectionState } from './llm-connection.svelte.ts';
-import type { LlmRuns } from './llm-runs.svelte.ts';
+import { LlmJobsState, type RunProgress } from './llm-runs.svelte.ts';
 
 export interface ExplainRequestForm {
   minExamples: number;
@@ -23,26 +21,16 @@ export interface ExplainRequestForm {
   maxExplanationChars: number;
 }
 
-export class ExplainState {
-  jobs = $state.raw<StoredLlmJob[]>([]);
+export class ExplainState extends LlmJobsState {
   results = $state.raw<StoredLlmResult[]>([]);
-  /** The job whose results are shown. */
-  shownJob = $state<string | undefined>();
   estimate = $state.raw<CostEstimate | undefined>();
   qualifying = $state.raw<number[] | undefined>();
-  error = $state<string | undefined>();
   /** The Explain form as the user left it. */
   form = $state<ExplainRequestForm>({ minExamples: 200, maxFeatures: 100, explainer: 'default', concurrency: 8, budget: 1, activationValues: false, maxExplanationChars: MAX_EXPLANATION_CHARS });
   /** Features picked in a cache's table for the next run (instead of every feature with enough windows). */
   picked = $state.raw<{ runId: string; features: number[] } | undefined>();
 
-  constructor(
-    private readonly interp: Comlink.Remote<InterpApi>,
-    readonly connection: LlmConnectionState,
-    readonly runs: LlmRuns,
-  ) {}
-
-  async refresh(runId: string): Promise<void> {
+  override async refresh(runId: string): Promise<void> {
     this.jobs = await this.interp.explainJobs(runId);
     if (!this.shownJob || !this.jobs.some((j) => j.id === this.shownJob)) this.shownJob = this.jobs.at(-1)?.id;
     await this.loadResults();
@@ -87,8 +75,8 @@ export class ExplainState {
   async start(runId: string, form: ExplainRequestForm): Promise<void> {
     const features = await this.plan(runId, form);
     if (this.error) return;
-    try {
-      const job = await this.interp.createExplainJob({
+    await this.createAndRun(runId, () =>
+      this.interp.createExplainJob({
         cacheRunId: runId,
         baseUrl: this.connection.baseUrl,
         model: this.connection.model,
@@ -98,23 +86,16 @@ export class ExplainState {
         features,
         concurrency: form.concurrency,
         ...(form.budget > 0 ? { budget: { maxCost: form.budget } } : {}),
-      });
-      this.shownJob = job.id;
-      await this.refresh(runId);
-      await this.run(job.id, runId);
-    } catch (error) {
-      this.error = errorMessage(error);
-    }
+      }),
+    );
   }
 
-  /** Runs or resumes an explain job until it ends, stops, or is paused. */
-  async run(jobId: string, runId: string): Promise<void> {
-    this.error = undefined;
-    const failed = await this.runs.track(jobId, this.connection.forRun(), (connection, onProgress, signal) => this.interp.runExplainJob(jobId, connection, onProgress, signal), () => {
-      if (this.shownJob === jobId) void this.loadResults();
-    });
-    if (failed) this.error = failed;
-    await this.refresh(runId);
+  protected override runInWorker(jobId: string, connection: LlmConnection, onProgress: (progress: RunProgress) => void, signal: AbortSignal): Promise<unknown> {
+    return this.interp.runExplainJob(jobId, connection, onProgress as (progress: ExplainProgress) => void, signal);
+  }
+
+  protected override progressed(jobId: string): void {
+    if (this.shownJob === jobId) void this.loadResults();
   }
 
   /** Saves delphi's layout (explanations and the score job's scores) as a zip the browser downloads. */

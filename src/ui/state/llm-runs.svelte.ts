@@ -4,7 +4,8 @@
  */
 import * as Comlink from 'comlink';
 import { errorMessage } from '../../lib/index.ts';
-import type { ExplainProgress, LlmConnection, ScoreProgress } from '../../../workers/interp/api.ts';
+import type { ExplainProgress, InterpApi, LlmConnection, ScoreProgress, StoredLlmJob } from '../../../workers/interp/api.ts';
+import type { LlmConnectionState } from './llm-connection.svelte.ts';
 
 export type RunProgress = ExplainProgress | ScoreProgress;
 
@@ -50,5 +51,48 @@ export class LlmRuns {
 
   pause(jobId: string): void {
     this.controls.get(jobId)?.abort();
+  }
+}
+
+/** What explain and score jobs share on the page: their list, the one shown, running one, their error. */
+export abstract class LlmJobsState {
+  jobs = $state.raw<StoredLlmJob[]>([]);
+  /** The job whose results are shown. */
+  shownJob = $state<string | undefined>();
+  error = $state<string | undefined>();
+
+  constructor(
+    protected readonly interp: Comlink.Remote<InterpApi>,
+    readonly connection: LlmConnectionState,
+    readonly runs: LlmRuns,
+  ) {}
+
+  /** Reloads the jobs of cache `runId` (and what is shown of them). */
+  abstract refresh(runId: string): Promise<void>;
+
+  /** The worker's call that runs job `jobId`. */
+  protected abstract runInWorker(jobId: string, connection: LlmConnection, onProgress: (progress: RunProgress) => void, signal: AbortSignal): Promise<unknown>;
+
+  /** Told at each progress of a job this state runs. */
+  protected progressed(_jobId: string): void {}
+
+  /** Runs or resumes a job until it ends, stops, or is paused. */
+  async run(jobId: string, runId: string): Promise<void> {
+    this.error = undefined;
+    const failed = await this.runs.track(jobId, this.connection.forRun(), (connection, onProgress, signal) => this.runInWorker(jobId, connection, onProgress, signal), () => this.progressed(jobId));
+    if (failed) this.error = failed;
+    await this.refresh(runId);
+  }
+
+  /** Creates a job (shown from then on) and runs it; an error is this state's. */
+  protected async createAndRun(runId: string, create: () => Promise<StoredLlmJob>): Promise<void> {
+    try {
+      const job = await create();
+      this.shownJob = job.id;
+      await this.refresh(runId);
+      await this.run(job.id, runId);
+    } catch (error) {
+      this.error = errorMessage(error);
+    }
   }
 }
