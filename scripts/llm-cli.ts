@@ -11,6 +11,9 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { folderEntries, stopOf, UsageError, type CliIo } from './cli.ts';
 import {
   createLlmClient,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_RETRY,
+  DEFAULT_TIMEOUT_MS,
   describeError,
   errorCode,
   flavorOf,
@@ -132,21 +135,21 @@ export function llmOptions(values: { [K in keyof typeof LLM_FLAGS]?: string | un
   }
   const hub = values.hub ?? HUGGING_FACE_HUB;
   if (!isHttpUrl(hub)) throw new UsageError(`--hub: "${hub}" is not an http(s) URL (the default is ${HUGGING_FACE_HUB}).`);
-  const timeout = positiveFlag('timeout', values.timeout ?? '90');
+  const timeout = positiveFlag('timeout', values.timeout ?? String(DEFAULT_TIMEOUT_MS / 1000));
   if (timeout < 1) throw new UsageError(`--timeout: ${values.timeout} s is too short for an LLM to answer; give seconds per attempt, 1 or more (the default is 90).`);
   return {
     records: values.records!,
     baseUrl: normalizeBaseUrl(baseUrl),
     model: values.model!.trim(),
     out: values.out!,
-    concurrency: wholeFlag('concurrency', values.concurrency, 8),
+    concurrency: wholeFlag('concurrency', values.concurrency, DEFAULT_CONCURRENCY),
     ...(values.budget !== undefined && { budget: positiveFlag('budget', values.budget) }),
     keyEnv,
     keyEnvGiven: values['key-env'] !== undefined,
     tokenizer: values.tokenizer ?? DEFAULT_TOKENIZER,
     hub,
     timeoutMs: Math.round(timeout * 1000),
-    attempts: wholeFlag('attempts', values.attempts, 5),
+    attempts: wholeFlag('attempts', values.attempts, DEFAULT_RETRY.maxAttempts),
     maxExplanationChars: wholeFlag('max-explanation-chars', values['max-explanation-chars'], MAX_EXPLANATION_CHARS),
   };
 }

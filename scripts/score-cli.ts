@@ -1,44 +1,32 @@
 /**
  * `npm run score -- --records <dir> --explanations <dir> --scorers detection,fuzzing,simulation --base-url <url> --model <id> --out <dir>`
  *
- * Scores explanations without a browser: reads the records `npm run records` wrote
- * (`<records>/<hook>/latent<f>.json`) and the explanations `npm run explain` (or delphi) wrote
- * (`explanations/<hook>_latent<f>.txt`, a JSON string each; --explanations is the folder that holds
- * explanations/ or that folder itself), asks an OpenAI-compatible endpoint to score every feature that
- * has both with each scorer (several features at once), and writes delphi's layout:
- *   <out>/scores/<scorer>/<hook>_latent<f>.txt  the per-example records, a JSON array: detection and
- *       fuzzing {str_tokens, activations, distance, activating, prediction, probability, correct}
- *       (delphi's seven keys); simulation {str_tokens, activations, distance, activating, predicted}
- *       (predicted: the 0..10 value per token, null for a sequence whose answer could not be used;
- *       delphi's own simulation records differ)
- *   <out>/score-run.usage.jsonl, score-run.inputs.json   every call's usage as it came; what the run was made from
+ * Scores explanations without a browser, through the job runner the app uses too: every feature with a
+ * record (`<records>/<hook>/latent<f>.json`, from `npm run records`) and an explanation
+ * (`explanations/<hook>_latent<f>.txt` from `npm run explain` or delphi; --explanations is that folder
+ * or the one holding it) is scored by each scorer, several features at once, into delphi's layout:
+ *   <out>/scores/<scorer>/<hook>_latent<f>.txt  per-example records, a JSON array: detection and fuzzing
+ *       with delphi's seven keys {str_tokens, activations, distance, activating, prediction, probability,
+ *       correct}; simulation {str_tokens, activations, distance, activating, predicted} (0..10 per token,
+ *       null where the answer could not be used; delphi's own simulation records differ)
  *   <out>/metrics.json    per scorer: {pooled, per_feature} from every score file in <out>/scores
- *   <out>/score-run.json  settings, counts, usage and cost, failures, why it stopped
- * A feature whose calls all failed gets no score file (a failure is never a score); score-run.json lists
- * it with the reason. A call that failed within a scored feature leaves its examples without a
- * prediction (null; never guessed), counted in the metrics' `failed` and listed in `call_failures`.
- * Rerunning the same command goes on where the last run ended, through the job runner the app uses too:
- * a feature with a score file is not scored again by that scorer (never paid twice); failed features,
- * and the calls of scored features that failed in a way worth asking again (429, 5xx, time-outs, network,
- * unreadable answers), are asked again and their files updated; usage adds up over runs
- * (score-run.usage.jsonl has every call's, as it came). A rerun with other inputs (a record or an
- * explanation that differs, another model, endpoint, seed or scorer settings) into the same --out is refused.
+ *   <out>/score-run.json  settings, counts, usage and cost, failures, why it stopped; beside it
+ *       score-run.usage.jsonl (every call's usage as it came) and score-run.inputs.json (what it was made from)
+ * A feature whose calls all failed gets no score file (a failure is never a score); a call that failed
+ * within a scored feature leaves its examples without a prediction (null, never guessed), listed in
+ * `call_failures`. A rerun goes on where the last ended: scored features are not asked again, except
+ * their calls that failed in a way worth asking again (429, 5xx, time-outs, network, unreadable answers);
+ * failed features are. Other inputs (a record or explanation that differs, another model, endpoint, seed
+ * or scorer settings) into the same --out are refused.
  *
- * The API key comes from the environment only, as for `npm run explain`: OPENROUTER_API_KEY, or the
- * variable `--key-env NAME` names (`--key` is refused); a server on 127.0.0.1 or localhost may go
- * without one. Options:
- *   --scorers detection,fuzzing (the default; also simulation; fuzz for fuzzing)
- *   --base-url https://openrouter.ai/api/v1 (the default; any OpenAI-compatible base URL)
- *   --concurrency 8 (features scored at once; a feature's calls go one after another)
- *   --budget <dollars> (over resumed runs too)  --logprobs (ask for token log-probabilities: P("1") and
- *   the AUC for detection and fuzzing, expected values for simulation)  --examples-shown 5 (per prompt,
- *   detection and fuzzing)  --seed 22 (sample order and fuzzing marks)  --simulation-format lines|json
- *   --key-env NAME  --tokenizer <hub repo id or folder> (default openai-community/gpt2: the tokenizer of
- *   the model the records were cached with)  --hub https://huggingface.co/  --timeout 90 (seconds per
- *   attempt)  --attempts 5 (per call, retries included)
- * Exit codes: 0 done (failures are listed in score-run.json; rerun to try them again), 1 the run stopped
- * (key refused, no credits, budget spent, ...), could not start, or scored nothing because every feature
- * failed, 2 bad usage, 130 stopped by Ctrl-C and 143 by SIGTERM (score-run.json and metrics.json written; rerun to go on).
+ * The key comes from the environment only, as for `npm run explain`. Options besides explain's:
+ *   --scorers detection,fuzzing (the default; also simulation; fuzz for fuzzing)  --logprobs (P("1") and
+ *   the AUC for classifiers, expected values for simulation)  --examples-shown 5  --seed 22 (sample order
+ *   and fuzzing marks)  --simulation-format lines|json; --concurrency counts features (a feature's calls
+ *   go one after another).
+ * Exit codes: 0 done (failures listed in score-run.json; rerun to try them again), 1 the run stopped (key
+ * refused, no credits, budget spent, ...), could not start, or scored nothing, 2 bad usage, 130 Ctrl-C,
+ * 143 SIGTERM (score-run.json and metrics.json written; rerun to go on).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -48,7 +36,7 @@ import * as llm from './llm-cli.ts';
 import { explanationsFolder, listExplanationFiles, scoreLedger, scoreRunJson, writeMetrics, type ScoreRunJson } from './run-files.ts';
 import { count, plural, type LlmCliOptions, type LlmIo } from './llm-cli.ts';
 import { describeError, estimateScoreCost, featureKey, parseExplanationFile, resultFileName,
-  retryableCall, scoreWork, scorerByName, spentCost, scorerById, scorerNames, scorerSettings, DEFAULT_SCORERS, DEFAULT_SCORE_SEED,
+  retryableCall, scoreWork, scorerByName, spentCost, scorerById, scorerNames, scorerSettings, DEFAULT_SCORERS, DEFAULT_SCORE_SEED, DEFAULT_SCORE_SETTINGS,
   type JobState, type ScoreInputs, type ScoreResult, type ScoreSettings, type SimulationFormat,
 } from '../src/lib/index.ts';
 
@@ -87,7 +75,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
   const seedText = values.seed ?? String(DEFAULT_SCORE_SEED);
   const seed = /^-?\d+$/.test(seedText.trim()) ? Number(seedText) : NaN;
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: "${seedText}" is not a whole number.`);
-  const examplesShown = llm.wholeFlag('examples-shown', values['examples-shown'], 5);
+  const examplesShown = llm.wholeFlag('examples-shown', values['examples-shown'], DEFAULT_SCORE_SETTINGS.examplesShown);
   if (examplesShown > 50) throw new UsageError(`--examples-shown: "${examplesShown}" is more than 50 examples per prompt.`);
   const format = values['simulation-format'] ?? 'lines';
   if (format !== 'lines' && format !== 'json') throw new UsageError(`--simulation-format: "${format}" is not one of lines, json.`);

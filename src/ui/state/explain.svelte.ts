@@ -3,7 +3,7 @@
  * their progress and results, and the export of delphi's layout. The connection (endpoint, key, model)
  * is LlmConnectionState's; the runs in the worker are LlmRuns'.
  */
-import { errorMessage, MAX_EXPLANATION_CHARS } from '../../lib/index.ts';
+import { DEFAULT_CONCURRENCY, errorMessage, MAX_EXPLANATION_CHARS } from '../../lib/index.ts';
 import type { CostEstimate, ExplainProgress, LlmConnection, StoredLlmResult } from '../../../workers/interp/api.ts';
 import { downloadBlob } from './download.ts';
 import { LlmJobsState, type RunProgress } from './llm-runs.svelte.ts';
@@ -26,7 +26,7 @@ export class ExplainState extends LlmJobsState {
   estimate = $state.raw<CostEstimate | undefined>();
   qualifying = $state.raw<number[] | undefined>();
   /** The Explain form as the user left it. */
-  form = $state<ExplainRequestForm>({ minExamples: 200, maxFeatures: 100, explainer: 'default', concurrency: 8, budget: 1, activationValues: false, maxExplanationChars: MAX_EXPLANATION_CHARS });
+  form = $state<ExplainRequestForm>({ minExamples: 200, maxFeatures: 100, explainer: 'default', concurrency: DEFAULT_CONCURRENCY, budget: 1, activationValues: false, maxExplanationChars: MAX_EXPLANATION_CHARS });
   /** Features picked in a cache's table for the next run (instead of every feature with enough windows). */
   picked = $state.raw<{ runId: string; features: number[] } | undefined>();
 

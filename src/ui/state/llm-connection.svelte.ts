@@ -7,7 +7,7 @@
  * only: with each run to the interp worker, which sends it to that endpoint and keeps nothing.
  */
 import {
-  authUrl, codeChallenge, createCodeVerifier, errorMessage, exchangeCode, keyInfo, listModels, normalizeBaseUrl, OPENROUTER_API, OPENROUTER_AUTH,
+  authUrl, codeChallenge, createCodeVerifier, DEFAULT_TIMEOUT_MS, errorMessage, exchangeCode, keyInfo, listModels, normalizeBaseUrl, OPENROUTER_API, OPENROUTER_AUTH,
   type KeyInfo, type ModelInfo,
 } from '../../lib/index.ts';
 import type { LlmConnection } from '../../../workers/interp/api.ts';
@@ -28,7 +28,7 @@ export class LlmConnectionState {
   key = $state(storedKey().key);
   remember = $state(storedKey().remembered);
   /** Seconds one attempt may take before it is retried (a slow local model may need more). */
-  timeoutSeconds = $state(90);
+  timeoutSeconds = $state(DEFAULT_TIMEOUT_MS / 1000);
   models = $state.raw<ModelInfo[]>([]);
   model = $state('');
   modelsError = $state<string | undefined>();
