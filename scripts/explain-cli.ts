@@ -33,7 +33,7 @@ import { EXPLANATION_FILES, folderStore, fromUsageJson } from './folder-store.ts
 import * as llm from './llm-cli.ts';
 import type { RunJson } from './run-files.ts';
 import { count, plural, type LlmCliOptions, type LlmIo } from './llm-cli.ts';
-import { estimateExplainCost, explainerByName, explainerNames, explainSettings, explainWork, featureKey, type ExplanationResult, type FeatureRecord, type JobState } from '../src/lib/index.ts';
+import { estimateExplainCost, featureProgressText, explainerByName, explainerNames, explainSettings, explainWork, featureKey, type ExplanationResult, type FeatureRecord, type JobState } from '../src/lib/index.ts';
 
 
 const USAGE =
@@ -136,7 +136,7 @@ export async function main(argv: readonly string[], io: LlmIo = llm.SHELL_IO): P
 
     const { state, signalled } = await llm.runJobCommand({
       io, cli, key, out, store, work, plan, ...(pricing && { pricing }), ...(contextLength && { contextLength }),
-      progress: (p) => p.text.replace(/^Explained \d+ of \d+/, `Explained ${p.done - p.skipped} of ${plan.todo.length}`),
+      progress: (p) => featureProgressText('Explained', p.done - p.skipped, plan.todo.length, { failed: p.failed, skipped: 0 }, p.usageThisRun),
       did: (s) => plural(s.succeeded[''] ?? 0, 'feature') + ' explained',
     });
     if (signalled !== undefined) return signalled;
@@ -158,7 +158,7 @@ export async function main(argv: readonly string[], io: LlmIo = llm.SHELL_IO): P
 }
 
 /** How a rerun's refusal names what differs. */
-const INPUT_LABELS = { model: '--model', endpoint: '--base-url', explainer: '--explainer', units: 'its record in --records differs from the one explained' };
+const INPUT_LABELS = { model: '--model', endpoint: '--base-url', explainer: '--explainer', units: 'the records' };
 
 // Ctrl-C or SIGTERM aborts the calls in flight (their features are asked again on resume) and writes run.json; a second one quits at once.
 void runIfEntry(import.meta.url, 'stopping: aborting the calls in flight and writing run.json (Ctrl-C again to quit at once)…', main);

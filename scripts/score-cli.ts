@@ -139,7 +139,7 @@ export async function main(argv: readonly string[], io: LlmIo = llm.SHELL_IO): P
       shared: { model: cli.model, endpoint: cli.baseUrl, seed: String(cli.seed), ...Object.fromEntries(cli.scorers.map((id) => [`settings ${id}`, JSON.stringify(settingsJson[id])])) },
       units: Object.fromEntries(both.map((file) => [featureKey(file), llm.filesDigest(file.path, explanationFiles.get(featureKey(file))!)])),
     };
-    const labels = { model: '--model', endpoint: '--base-url', seed: '--seed', units: 'a record or explanation differs from the one scored', ...Object.fromEntries(cli.scorers.map((id) => [`settings ${id}`, `the ${id} settings (--logprobs, --examples-shown, --simulation-format)`])) };
+    const labels = { model: '--model', endpoint: '--base-url', seed: '--seed', units: 'the records or explanations', ...Object.fromEntries(cli.scorers.map((id) => [`settings ${id}`, `the ${id} settings (--logprobs, --examples-shown, --simulation-format)`])) };
     const plan = await llm.planCommand(store, { units, inputs, retryable: retryableCall }, out, labels);
     io.log(`  scorers ${cli.scorers.join(', ')}; model ${cli.model} at ${cli.baseUrl}, ${plural(cli.concurrency, 'feature')} at once${cli.logprobs ? ', log-probabilities' : ''}${cli.budget !== undefined ? `, budget $${cli.budget}` : ''}`);
     llm.printKeyAndBudget(io, cli, key);

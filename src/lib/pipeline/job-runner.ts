@@ -149,7 +149,7 @@ export function inputsDiffer(before: JobInputs, now: JobInputs, labels: Readonly
   const parts = shared.map((name) => `${labels[name] ?? name} (was ${before.shared[name]}, now ${now.shared[name]})`);
   if (units.length) {
     const named = units.slice(0, 3).join(', ');
-    parts.push(`the inputs of ${units.length === 1 ? 'feature' : `${units.length} features`} ${named}${units.length > 3 ? ', ...' : ''} (${labels.units ?? 'its record or explanation'})`);
+    parts.push(`${labels.units ?? 'the inputs'} of ${units.length === 1 ? 'feature' : `${units.length} features`} ${named}${units.length > 3 ? ', ...' : ''} (not those the stored results were made from)`);
   }
   return parts.length ? parts.join('; ') : undefined;
 }

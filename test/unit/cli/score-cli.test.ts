@@ -504,12 +504,12 @@ describe('npm run score', () => {
     writeFileSync(join(other.records, HOOK_A, 'latent1.json'), JSON.stringify(changed));
     const refused = await inProcess(args(other.records, explained));
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(new RegExp(`holds results made from other inputs: the inputs of feature ${HOOK_A.replaceAll('.', '\\.')}:1 \\(a record or explanation differs from the one scored\\)\\. Nothing was asked or written`));
+    expect(refused.stderr).toMatch(new RegExp(`holds results made from other inputs: the records or explanations of feature ${HOOK_A.replaceAll('.', '\\.')}:1 \\(not those the stored results were made from\\)\\. Nothing was asked or written`));
     // Another explanation of a scored feature: refused too.
     writeFileSync(join(explained, 'explanations', `${HOOK_A}_latent2.txt`), JSON.stringify('the word "river" only'));
     const rewritten = await inProcess(args(records, explained));
     expect(rewritten.code).toBe(2);
-    expect(rewritten.stderr).toMatch(/the inputs of feature blocks\.6\.hook_resid_pre:2 /);
+    expect(rewritten.stderr).toMatch(/the records or explanations of feature blocks\.6\.hook_resid_pre:2 /);
     expect(server.requests.length).toBe(requests);
     expect(files()).toEqual(kept);
     // More features with the same inputs as before: taken (only the new ones are asked).

@@ -57,7 +57,7 @@ const work = (more: Partial<Parameters<typeof scoreWork>[0]> = {}) =>
 test('what differs is named; features added or left out are no conflict', () => {
   const before: JobInputs = { shared: { model: 'a', endpoint: 'x' }, units: { 'h:1': 'd1', 'h:2': 'd2' } };
   expect(inputsDiffer(before, { shared: { model: 'a', endpoint: 'x', 'settings fuzzing': '{}' }, units: { 'h:1': 'd1', 'h:3': 'd3' } })).toBeUndefined();
-  expect(inputsDiffer(before, { shared: { model: 'b', endpoint: 'x' }, units: { 'h:1': 'd1', 'h:2': 'other' } }, { model: '--model' })).toBe('--model (was a, now b); the inputs of feature h:2 (its record or explanation)');
+  expect(inputsDiffer(before, { shared: { model: 'b', endpoint: 'x' }, units: { 'h:1': 'd1', 'h:2': 'other' } }, { model: '--model' })).toBe('--model (was a, now b); the inputs of feature h:2 (not those the stored results were made from)');
 });
 
 test('a rerun asks only the calls that failed in a way worth asking again, and completes the stored results', async () => {
