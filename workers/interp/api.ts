@@ -41,6 +41,8 @@ export interface LlmConnection {
   pricing?: Pricing;
   /** Time limit of one attempt in ms (default 90 s; a slow local model may need more). */
   timeoutMs?: number;
+  /** The model's listed context length: longer prompts are refused before they are sent. */
+  contextLength?: number;
 }
 
 /**

@@ -148,6 +148,7 @@ export class Interp implements InterpApi {
         client: this.client(job.baseUrl, connection),
         tokenizer: await this.tokenizerOf(run),
         ...(connection.pricing ? { pricing: connection.pricing } : {}),
+        ...(connection.contextLength ? { contextLength: connection.contextLength } : {}),
         ...(signal ? { signal } : {}),
         ...(onProgress ? { onProgress } : {}),
       }),
@@ -257,6 +258,7 @@ export class Interp implements InterpApi {
         client: this.client(job.baseUrl, connection),
         tokenizer: await this.tokenizerOf(run),
         ...(connection.pricing ? { pricing: connection.pricing } : {}),
+        ...(connection.contextLength ? { contextLength: connection.contextLength } : {}),
         ...(signal ? { signal } : {}),
         ...(onProgress ? { onProgress } : {}),
       });

@@ -60,6 +60,8 @@ export interface ExplainJobDeps {
   client: LlmClient;
   tokenizer: TextTokenizer;
   pricing?: Pricing;
+  /** The model's listed context length: longer prompts are refused before they are sent. */
+  contextLength?: number;
   signal?: AbortSignal;
   onProgress?: (progress: ExplainProgress) => void;
 }

@@ -25,12 +25,13 @@ export const storedJobInputs = (job: StoredLlmJob): JobInputs => ({
   units: {},
 });
 
-/** How an app job runs: its budget and concurrency, the caller's client, prices, signal and progress; saved after every result. */
-export function storedJobControl(job: StoredLlmJob, deps: { client: LlmClient; pricing?: Pricing; signal?: AbortSignal; onProgress?: (progress: never) => void }): JobControl {
+/** How an app job runs: its budget and concurrency, the caller's client, prices, context length, signal and progress; saved after every result. */
+export function storedJobControl(job: StoredLlmJob, deps: { client: LlmClient; pricing?: Pricing; contextLength?: number; signal?: AbortSignal; onProgress?: (progress: never) => void }): JobControl {
   return {
     client: deps.client,
     budget: job.budget,
     ...(deps.pricing && { pricing: deps.pricing }),
+    ...(deps.contextLength && { contextLength: deps.contextLength, model: job.model }),
     concurrency: job.concurrency,
     checkpointMs: 0,
     ...(deps.signal && { signal: deps.signal }),

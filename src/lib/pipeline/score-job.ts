@@ -68,6 +68,8 @@ export interface ScoreJobDeps {
   client: LlmClient;
   tokenizer: TextTokenizer;
   pricing?: Pricing;
+  /** The model's listed context length: longer prompts are refused before they are sent. */
+  contextLength?: number;
   signal?: AbortSignal;
   onProgress?: (progress: ScoreProgress) => void;
 }

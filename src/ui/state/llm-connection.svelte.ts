@@ -115,9 +115,9 @@ export class LlmConnectionState {
     }
   }
 
-  /** What a run in the worker takes: the key (when there is one), the model's prices, the time-out. */
+  /** What a run in the worker takes: the key (when there is one), the model's prices and context length, the time-out. */
   forRun(): LlmConnection {
-    const pricing = this.pricing;
-    return { ...(this.key ? { apiKey: this.key } : {}), ...(pricing ? { pricing } : {}), timeoutMs: this.timeoutSeconds * 1000 };
+    const listed = this.models.find((m) => m.id === this.model);
+    return { ...(this.key ? { apiKey: this.key } : {}), ...(listed?.pricing ? { pricing: listed.pricing } : {}), ...(listed?.contextLength ? { contextLength: listed.contextLength } : {}), timeoutMs: this.timeoutSeconds * 1000 };
   }
 }

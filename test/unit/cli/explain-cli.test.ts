@@ -483,6 +483,25 @@ describe('npm run explain', () => {
     expectNoKey(named);
   });
 
+  test('explaining other records of the same hook and features into an --out is refused, naming them; nothing is asked or overwritten', async () => {
+    server = await startLlmServer({ keys: [KEY] });
+    const records = writeRecords({ [HOOK_A]: [0, 1, 2] });
+    const out = fresh('out');
+    const args = (dir: string) => ['--records', dir, '--base-url', server!.openRouterBase, '--model', MODEL, '--out', out, '--tokenizer', TOKENIZER_DIR];
+    expect((await cli(args(records))).code).toBe(0);
+    const kept = explanationFiles(out).map((name) => readFileSync(join(out, 'explanations', name), 'utf8'));
+    const asked = server.requests.length;
+    // The same features from another cache: their records differ.
+    const other = writeRecords({ [HOOK_A]: [0, 1, 2] });
+    for (const feature of [0, 2]) writeFileSync(join(other, HOOK_A, `latent${feature}.json`), JSON.stringify({ ...record(HOOK_A, feature), n_activations: 61 }));
+    const refused = await cli(args(other));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/holds results made from other inputs: the records of 2 features blocks\.6\.hook_resid_pre:0, blocks\.6\.hook_resid_pre:2 \(not those the stored results were made from\)\. Nothing was asked or written/);
+    expect(server.requests.length).toBe(asked);
+    expect(explanationFiles(out).map((name) => readFileSync(join(out, 'explanations', name), 'utf8'))).toEqual(kept);
+    expect(readRun(out)).toMatchObject({ runs: 1, explained: 3 });
+  });
+
   test('a resumed run with another model or explainer is refused; bad records are listed, not fatal', async () => {
     server = await startLlmServer({ keys: [KEY] });
     const records = writeRecords({ [HOOK_A]: [0, 1, 2] });

@@ -71,3 +71,16 @@ test('a job is checked when created', async () => {
   await expect(createExplainJob(db, { cacheRunId: run.id, baseUrl: 'x', model: 'm', features: [1], recordOptions: { exampleCtx: 5 } }, reader)).rejects.toThrow(/must divide/);
   await expect(createExplainJob(db, { cacheRunId: run.id, baseUrl: 'x', model: ' ', features: [1], recordOptions: { exampleCtx: 8 } }, reader)).rejects.toThrow(/Choose a model/);
 });
+
+test("a prompt over the model's listed context length is refused before it is sent: the feature's failure, nothing paid", async () => {
+  const { db, run } = await idbRun(cache, 4);
+  const reader = await idbCacheReader(db, run.id);
+  const job = await createExplainJob(db, { cacheRunId: run.id, baseUrl: 'scripted:', model: 'small-model', features: FEATURES.slice(0, 3), recordOptions: { exampleCtx: 8, minExamples: 0 } }, reader);
+  const client = scriptedClient(() => ({ text: '[EXPLANATION]: a topic', usage }));
+  const { job: done } = await runExplainJob(db, job.id, { reader, client, tokenizer, contextLength: 64 });
+  expect(client.requests).toHaveLength(0);
+  expect(done).toMatchObject({ status: 'done', usage: { calls: 0 } });
+  const stored = await listLlmResults(db, job.id);
+  expect(stored.map((s) => s.result.failure?.code)).toEqual(['llm/prompt-too-long', 'llm/prompt-too-long', 'llm/prompt-too-long']);
+  expect(stored[0]!.result.failure!.message).toMatch(/more than small-model's context of 64 tokens: not sent/);
+});
