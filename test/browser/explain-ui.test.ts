@@ -211,6 +211,33 @@ test('a reload mid-run resumes without asking again about a finished feature', a
   expect((await interp<any[]>(page, 'explanations', job.id)).map((r) => r.feature)).toEqual(job.features);
 });
 
+test('after another explain run, the score card selects it and shows its features and cost before Score; progress counts scores', async () => {
+  const { page } = browser;
+  await connect(page);
+  const older = (await lastJob(page)).id;
+  await expect.poll(() => page.getByTestId('score-source').inputValue()).toBe(older);
+  // The user picks the first run: the card follows the pick until another run finishes.
+  const first = (await interp<any[]>(page, 'explainJobs', runId))[0];
+  await page.getByTestId('score-source').selectOption(first.id);
+  await expect.poll(() => page.getByTestId('score-plan').textContent()).toMatch(new RegExp(`^${first.features.length} explained features × 2 scorers: about [\\d,]+ prompt tokens a feature;\\s+about \\$[\\d.]+ in all\\.`));
+  const qualifying = await interp<number[]>(page, 'qualifyingFeatures', runId, 6);
+  expect(qualifying.length).toBeGreaterThan(0);
+  const id = await startRun(page, { min: 6, concurrency: 2 });
+  await expect.poll(async () => (await jobById(page, id)).status, { interval: 250 }).toBe('done');
+  await expect.poll(() => page.getByTestId('score-source').inputValue()).toBe(id);
+  const explained = (await interp<any[]>(page, 'explanations', id)).filter((r) => r.result.explanation).length;
+  await expect.poll(() => page.getByTestId('score-plan').textContent()).toMatch(new RegExp(`^${explained} explained features × 2 scorers`));
+  // Score scores that run; its progress counts scores (features × scorers), not features.
+  const before = (await interp<any[]>(page, 'scoreJobs', runId)).length;
+  await page.getByTestId('score-start').click();
+  await expect.poll(async () => (await interp<any[]>(page, 'scoreJobs', runId)).length).toBe(before + 1);
+  const scored = (await interp<any[]>(page, 'scoreJobs', runId)).at(-1);
+  expect(scored.sourceJobId).toBe(id);
+  await expect.poll(async () => (await interp<any[]>(page, 'scoreJobs', runId)).at(-1).status, { interval: 250 }).toBe('done');
+  const text = await page.evaluate((job) => (globalThis as any).autointerp.scores.runs.progress[job].text as string, scored.id);
+  expect(text).toMatch(new RegExp(`^Scored ${explained * 2} of ${explained * 2} scores`));
+});
+
 test('signing in with OpenRouter (PKCE) gets a key for this tab', async () => {
   const { page } = browser;
   await page.getByTestId('llm-forget').click();

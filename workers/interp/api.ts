@@ -9,6 +9,7 @@ import type {
   ActivationInterval, CacheRun, CostEstimate, Example, ExplainJobRequest, ExplainProgress, ExplainSettings, FeatureRecord, Pricing, Progress, QuantileGroup, RecordOptions,
   StoredLlmJob, StoredLlmResult, ScoreJobRequest, ScoreProgress, ScorerSummary,
   DelphiInputFile, FeatureExplanation, FeatureScoreColumns, FeatureScores, ImportedResults, ScoreResult, ClassifiedExample, SimulatedExample, RocPoint,
+  ScoreSettings,
 } from '../../src/lib/index.ts';
 
 export type {
@@ -122,6 +123,8 @@ export interface InterpApi {
   qualifyingFeatures(runId: string, minExamples: number): Promise<number[]>;
   /** What explaining `features` would cost: prompts built for a sample of them, times the model's prices. */
   explainEstimate(runId: string, request: { features: number[]; explainer?: string; settings?: Partial<ExplainSettings>; recordOptions?: Partial<RecordOptions>; pricing?: Pricing }): Promise<CostEstimate>;
+  /** What scoring an explain run's explanations with `scorers` would take: its features, tokens and (with prices) cost. */
+  scoreEstimate(request: { explainJobId: string; scorers: string[]; settings?: Partial<ScoreSettings>; pricing?: Pricing }): Promise<CostEstimate>;
   /** The explain jobs of a cache (all when no id), oldest first; a job left `running` by a closed tab reads `paused`. */
   explainJobs(runId?: string): Promise<StoredLlmJob[]>;
   createExplainJob(request: ExplainJobRequest): Promise<StoredLlmJob>;

@@ -4,10 +4,10 @@
  * call to the core; the class runs in Node tests on fake-indexeddb as well as in the worker.
  */
 import {
-  AppError, LoadOnce, computeFeatureStats, featureResults, featureScoreColumns, importResults, IMPORTABLE_SCORERS, neuronpediaJson, readDelphiResults, readZip, resultScorers, scoreCsvRows, scoresCsv, toNeuronpedia, createExplainJob, createScoreJob, exportResultsZip, runScoreJob, scoreSummary, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
+  AppError, LoadOnce, computeFeatureStats, featureResults, featureScoreColumns, importResults, IMPORTABLE_SCORERS, neuronpediaJson, readDelphiResults, readZip, resultScorers, scoreCsvRows, scoresCsv, toNeuronpedia, createExplainJob, createScoreJob, estimateScoreCost, exportResultsZip, runScoreJob, scoreSummary, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
   openCacheDb, putFeatureStats, recordOptions, featureRecord,
   type CacheDatabase, type CacheReader, type CacheRun, type Example, type FeatureRecord, type Progress, type RecordOptions, type RepoRef,
-  type StoredFeatureStats, type TextTokenizer, type CostEstimate, type ExplainJobRequest, type ExplainProgress, type ExplainSettings, type Pricing,
+  type StoredFeatureStats, type TextTokenizer, type CostEstimate, type ExplainJobRequest, type ExplainProgress, type ExplainSettings, type Pricing, type ScoreSettings,
   type StoredLlmJob, type StoredLlmResult, type FeatureResults, type ScoreJobRequest, type ScoreProgress, type ScorerSummary, type StoredScores,
   type DelphiInputFile, type FeatureScoreColumns, type ImportedResults,
 } from '../../src/lib/index.ts';
@@ -122,6 +122,20 @@ export class Interp implements InterpApi {
       ...(request.settings ? { settings: request.settings } : {}),
       ...(request.pricing ? { pricing: request.pricing } : {}),
     });
+  }
+
+  async scoreEstimate(request: { explainJobId: string; scorers: string[]; settings?: Partial<ScoreSettings>; pricing?: Pricing }): Promise<CostEstimate> {
+    const db = await this.openDb();
+    const source = await getLlmJob(db, request.explainJobId);
+    const reader = await this.reader(source.cacheRunId);
+    const explained = (await listLlmResults(db, source.id)).flatMap((s) => (typeof s.result.explanation === 'string' ? [{ feature: s.feature, explanation: s.result.explanation }] : []));
+    // Prompts of up to 16 features spread over the run stand for all of them, scorer by scorer.
+    const step = Math.max(1, Math.floor(explained.length / 16));
+    const sample = await Promise.all(explained.filter((_, i) => i % step === 0).slice(0, 16).map(async ({ feature, explanation }) => ({ record: await featureRecord(reader, feature, source.recordOptions as Partial<RecordOptions>), explanation })));
+    const tokenizer = await this.tokenizerOf(await getRun(db, source.cacheRunId));
+    const each = request.scorers.map((scorer) => estimateScoreCost(sample, { tokenizer, scorer, features: explained.length, ...(request.settings ? { settings: request.settings } : {}), ...(request.pricing ? { pricing: request.pricing } : {}) }));
+    const sum = (key: 'promptTokens' | 'completionTokens') => each.reduce((n, e) => n + e[key], 0);
+    return { features: explained.length, promptTokens: sum('promptTokens'), completionTokens: sum('completionTokens'), ...(request.pricing ? { cost: each.reduce((n, e) => n + (e.cost ?? 0), 0) } : {}) };
   }
 
   async explainJobs(runId?: string): Promise<StoredLlmJob[]> {

@@ -65,11 +65,11 @@ export interface FeatureRunSummary {
 
 const thousands = (n: number) => (n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : String(n));
 
-/** "Scored 3 of 20 features (1 failed) · 12.3k tokens · $0.0012" */
-export function featureProgressText(verb: string, done: number, total: number | undefined, counts: { failed: number; skipped: number }, usage: UsageTotals): string {
+/** "Scored 3 of 20 features (1 failed) · 12.3k tokens · $0.0012"; `noun` what is counted ("scores" when a feature has several). */
+export function featureProgressText(verb: string, done: number, total: number | undefined, counts: { failed: number; skipped: number }, usage: UsageTotals, noun = 'features'): string {
   const extra = [counts.failed && `${counts.failed} failed`, counts.skipped && `${counts.skipped} skipped`].filter(Boolean).join(', ');
   const cost = spentCost(usage) > 0 ? ` · $${spentCost(usage).toFixed(4)}` : '';
-  return `${verb} ${done}${total === undefined ? '' : ` of ${total}`} features${extra ? ` (${extra})` : ''} · ${thousands(usage.promptTokens + usage.completionTokens)} tokens${cost}`;
+  return `${verb} ${done}${total === undefined ? '' : ` of ${total}`} ${noun}${extra ? ` (${extra})` : ''} · ${thousands(usage.promptTokens + usage.completionTokens)} tokens${cost}`;
 }
 
 export async function runFeatureStage<I, R, S extends string>(items: Iterable<I> | AsyncIterable<I>, stage: FeatureStage<I, R, S>, options: FeatureRunControl<R, FeatureStageProgress<S>>): Promise<FeatureRunSummary> {

@@ -21,7 +21,7 @@
 import { AppError, describeError, errorCode, errorMessage, type ErrorCode } from '../errors.ts';
 import type { LlmClient, Pricing } from '../clients/index.ts';
 import type { Progress, ProgressCallback } from '../util/index.ts';
-import { runFeatureStage } from './feature-stage.ts';
+import { featureProgressText, runFeatureStage } from './feature-stage.ts';
 import { addTotals, contextLimitedClient, UsageMeter, ZERO_TOTALS, type Budget, type UsageTotals } from './usage.ts';
 
 /** One piece of a job's work: a feature, and in a score job one of its scorers. */
@@ -111,8 +111,9 @@ export interface Redo<R> {
 /** A stage of work over units. */
 export interface JobWork<I, R> {
   stage: 'explain' | 'score';
-  /** "Explained", "Scored": the progress line's first word. */
+  /** "Explained", "Scored": the progress line's first word; `noun` what it counts ("features", "scores"). */
   verb: string;
+  noun: string;
   units: readonly JobUnit[];
   inputs: JobInputs;
   /** A unit's inputs; an error here is the unit's failure (kind input) and the run goes on. */
@@ -320,7 +321,7 @@ export async function runJob<I, R>(store: JobStore<R>, work: JobWork<I, R>, plan
             total,
             skipped: previous,
             usageThisRun: { ...thisRun },
-            text: p.text.replace(new RegExp(`^${work.verb} \\d+ of \\d+`), `${work.verb} ${p.done + previous} of ${total}`),
+            text: featureProgressText(work.verb, p.done + previous, total, { failed: p.failed, skipped: previous }, p.usage, work.noun),
           }),
         onResult: async ({ unit, result }) => {
           const key = unitKey(unit);

@@ -31,6 +31,7 @@ export function explainWork(options: ExplainWorkOptions): JobWork<FeatureRecord,
   return {
     stage: 'explain',
     verb: 'Explained',
+    noun: 'features',
     units: options.units,
     inputs: options.inputs,
     input: options.record,
@@ -68,6 +69,7 @@ export function scoreWork(options: ScoreWorkOptions): JobWork<ScoreInputs, Score
   return {
     stage: 'score',
     verb: 'Scored',
+    noun: 'scores',
     units: options.units,
     inputs: options.inputs,
     input(unit) {

@@ -42,7 +42,12 @@ export const spentCost = (totals: UsageTotals): number => totals.cost + totals.e
  */
 export function formatUsage(totals: Partial<UsageTotals> | undefined): string {
   if (!totals) return 'nothing spent';
-  const line = `${((totals.promptTokens ?? 0) + (totals.completionTokens ?? 0)).toLocaleString('en-US')} tokens · $${((totals.cost ?? 0) + (totals.estimatedCost ?? 0)).toFixed(4)}`;
+  const tokens = `${((totals.promptTokens ?? 0) + (totals.completionTokens ?? 0)).toLocaleString('en-US')} tokens`;
+  const dollars = (totals.cost ?? 0) + (totals.estimatedCost ?? 0);
+  // Calls whose answers reported no cost, with no prices to count them at: their cost is unknown, not $0.
+  const unpriced = (totals.estimatedCost ?? 0) === 0 ? (totals.uncostedCalls ?? 0) : 0;
+  const cost = unpriced === 0 ? `$${dollars.toFixed(4)}` : unpriced === totals.calls ? 'cost unknown (the endpoint reports none and lists no prices)' : `$${dollars.toFixed(4)} and ${unpriced === 1 ? '1 call' : `${unpriced} calls`} of unknown cost`;
+  const line = `${tokens} · ${cost}`;
   const untrusted = totals.untrustedCalls ?? 0;
   return untrusted === 0 ? line : `${line} (${untrusted === 1 ? '1 answer' : `${untrusted} answers`} reported usage that cannot be right: counted at the model's listed prices)`;
 }

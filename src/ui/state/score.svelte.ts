@@ -3,7 +3,8 @@
  * runs in the worker (LlmRuns), and its metrics are shown scorer by scorer (the aggregation metrics.json
  * uses too). The connection (endpoint, key, model) is LlmConnectionState's.
  */
-import type { LlmConnection, ScoreProgress, ScorerSummary } from '../../../workers/interp/api.ts';
+import { errorMessage } from '../../lib/index.ts';
+import type { CostEstimate, LlmConnection, ScoreProgress, ScorerSummary } from '../../../workers/interp/api.ts';
 import { LlmJobsState, type RunProgress } from './llm-runs.svelte.ts';
 
 export interface ScoreRequestForm {
@@ -17,6 +18,20 @@ export interface ScoreRequestForm {
 export class ScoreState extends LlmJobsState {
   /** The metrics of the job shown, scorer by scorer. */
   summary = $state.raw<ScorerSummary[]>([]);
+  /** What scoring an explain run (`for`) would take, for the card to show before Score starts. */
+  estimate = $state.raw<(CostEstimate & { for: string }) | undefined>();
+
+  /** Estimates scoring the explanations of `explainJobId` with the form's scorers (at the model's prices). */
+  async plan(explainJobId: string, form: Pick<ScoreRequestForm, 'scorers' | 'logprobs'>): Promise<void> {
+    try {
+      const pricing = this.connection.pricing;
+      const estimate = await this.interp.scoreEstimate({ explainJobId, scorers: form.scorers, settings: { logprobs: form.logprobs }, ...(pricing ? { pricing } : {}) });
+      this.estimate = { ...estimate, for: explainJobId };
+    } catch (error) {
+      this.estimate = undefined;
+      this.error = errorMessage(error);
+    }
+  }
 
   override async refresh(runId: string): Promise<void> {
     this.jobs = await this.interp.scoreJobs(runId);

@@ -105,6 +105,12 @@ describe('usage a server cannot mean', () => {
     meter.add({ promptTokens: 10, completionTokens: 5, untrusted: '{"cost":-1}' });
     expect(formatUsage(meter.totals)).toBe("1,260 tokens · $0.5400 (2 answers reported usage that cannot be right: counted at the model's listed prices)");
     expect(formatUsage(undefined)).toBe('nothing spent');
+    // An endpoint that reports no cost, for a model without listed prices: unknown, never "$0.0000".
+    const unpriced = new UsageMeter();
+    unpriced.add({ promptTokens: 100, completionTokens: 10 });
+    expect(formatUsage(unpriced.totals)).toBe('110 tokens · cost unknown (the endpoint reports none and lists no prices)');
+    unpriced.add({ promptTokens: 100, completionTokens: 10, cost: 0.25 });
+    expect(formatUsage(unpriced.totals)).toBe('220 tokens · $0.2500 and 1 call of unknown cost');
   });
 
   test('figures a server can mean are taken as they are', async () => {
