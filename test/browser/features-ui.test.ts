@@ -275,10 +275,10 @@ test('131072 features: the table renders only the rows in view, sorts and scroll
   await rows.first().waitFor();
   expect(await error.count()).toBe(0);
   expect(await page.getByTestId('features-summary').textContent()).toContain('131,072 features');
-  const { alive, firstAlive } = await page.evaluate(async (runId) => {
+  const { alive, firstAlive, dead } = await page.evaluate(async (runId) => {
     const t = await (globalThis as any).autointerp.interp.featureTable(runId);
     const nnz = t.nnz as Uint32Array;
-    return { alive: nnz.filter((n) => n > 0).length, firstAlive: nnz.findIndex((n) => n > 0) };
+    return { alive: nnz.filter((n) => n > 0).length, firstAlive: nnz.findIndex((n) => n > 0), dead: nnz.findIndex((n) => n === 0) };
   }, runIdOf(page));
   expect(await page.getByTestId('features-dead').textContent()).toBe((131072 - alive).toLocaleString('en-US'));
 
@@ -307,5 +307,13 @@ test('131072 features: the table renders only the rows in view, sorts and scroll
   expect(await rows.count()).toBeGreaterThan(5);
   expect(await rows.count()).toBeLessThanOrEqual(bound);
   await page.getByTestId('view-features').screenshot({ path: 'test-results/features-wide.png' });
+  expect(browser.errors).toEqual([]);
+
+  // A feature that never fires has its page too, saying so (all of it rendered, nothing thrown).
+  await page.goto(`${page.url().replace(/#.*$/, '')}#/features/${encodeURIComponent(runIdOf(page))}/${dead}`);
+  await expect.poll(() => page.getByTestId('feature-title').textContent()).toBe(`Feature ${dead}`);
+  await page.getByTestId('feature-non-activating-card').waitFor();
+  expect(await page.getByTestId('feature-distribution').textContent()).toMatch(/never fires in this cache/);
+  expect(await page.getByTestId('feature-intervals').count()).toBe(0);
   expect(browser.errors).toEqual([]);
 });
