@@ -64,12 +64,17 @@ test('settings the files leave open must be set before use', async () => {
   await page.getByTestId('sae-ready').waitFor();
 });
 
-test('a corrupt SAE file gets a clear message and the page keeps working', async () => {
+test('a corrupt SAE file gets a clear message and the page keeps working, the SAE in use with it', async () => {
   const { page } = browser;
+  const inUse = await page.getByTestId('sae-ready').textContent();
+  expect(inUse).toMatch(/^\s*In use: /);
   await page.getByTestId('sae-files').setInputFiles(saeUpload('malformed-header-length'));
   const error = page.getByTestId('sae-error');
   await error.waitFor();
   expect(await error.textContent()).toMatch(/header/i);
+  // Refused files change nothing: the SAE chosen before is still ready, and caching can still use it.
+  expect(await page.getByTestId('sae-ready').textContent()).toBe(inUse);
+  expect(await page.evaluate(async () => (await (globalThis as any).autointerp.engine.currentSae())?.label)).toBeTruthy();
   // The code stays a property of the error (it crossed the worker boundary); the user reads the message alone.
   expect(await error.textContent()).not.toMatch(/\[[a-z-]+\/[a-z-]+\]/);
   const code = await page.evaluate(() => (globalThis as any).autointerp.engine.openSaeFiles([{ path: 'sae_weights.safetensors', blob: new Blob([new Uint8Array(4)]) }]).catch((e: any) => e.code));
@@ -79,6 +84,7 @@ test('a corrupt SAE file gets a clear message and the page keeps working', async
   await page.getByTestId('sae-summary').waitFor();
   expect(await page.getByTestId('sae-model-error').textContent()).toMatch(/reads vectors of 48 numbers, .*No hook point of this model has that width: the SAE was trained on another model\.$/);
   expect(await page.getByTestId('sae-use').isDisabled()).toBe(true);
+  expect(await page.getByTestId('sae-ready').textContent()).toBe(inUse);
   expect(browser.errors).toEqual([]);
 });
 
@@ -90,7 +96,8 @@ test('float16 encoding is offered only where the adapter reports shader-f16, and
   expect(await page.getByTestId('sae-precision').count()).toBe(0);
 
   // An adapter that reports it (this one reported as such): the choice appears; the worker asks the real
-  // GPU, which lacks it, and the panel says so. Nothing is put to use.
+  // GPU, which lacks it, and the panel says so. Nothing new is put to use: the SAE in use stays.
+  const inUse = await page.getByTestId('sae-ready').textContent();
   await page.evaluate(() => {
     const state = (globalThis as any).autointerp.state;
     state.gpu = { ...state.gpu, features: [...state.gpu.features, 'shader-f16'] };
@@ -99,7 +106,7 @@ test('float16 encoding is offered only where the adapter reports shader-f16, and
   await page.getByTestId('sae-use').click();
   await page.getByTestId('sae-error').waitFor();
   expect(await page.getByTestId('sae-error').textContent()).toMatch(/shader-f16.*encode in float32/);
-  expect(await page.getByTestId('sae-ready').count()).toBe(0);
+  expect(await page.getByTestId('sae-ready').textContent()).toBe(inUse);
 
   // float32 still works; a float16 encoder's measured agreement is what the panel would show.
   await page.getByTestId('sae-precision').selectOption('float32');

@@ -190,6 +190,8 @@ export interface EngineApi {
   openSaeFiles(files: SaeInputFile[]): Promise<SaeFilesResult>;
   /** Loads the chosen SAE's weights and builds model-to-hook + encoder on the GPU. */
   selectSae(id: string, options?: SelectSaeOptions): Promise<ReadySae>;
+  /** The SAE in use (its encoder on the GPU), if any: what a refused selectSae left. */
+  currentSae(): Promise<ReadySae | undefined>;
   /** The current TopK cap of a ReLU-like SAE (k for a TopK SAE). */
   encoderCap(): Promise<number | undefined>;
   /**

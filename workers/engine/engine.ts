@@ -155,6 +155,11 @@ export class Engine implements EngineApi {
     };
   }
 
+  /** The SAE in use (its encoder on the GPU), if any. */
+  async currentSae(): Promise<ReadySae | undefined> {
+    return this.encoder?.ready;
+  }
+
   async selectSae(id: string, options: SelectSaeOptions = {}): Promise<ReadySae> {
     const model = this.requireModel();
     const candidate = this.candidates.find((c) => c.id === id);

@@ -26,6 +26,8 @@ export class EngineState {
   error = $state<string | undefined>();
   saeFiles = $state.raw<SaeFilesResult | undefined>();
   sae = $state.raw<ReadySae | undefined>();
+  /** While another SAE is being put to use (the one in use may already be released). */
+  saeSwitching = $state(false);
   saeBusy = $state(false);
   saeError = $state<string | undefined>();
   sample = $state.raw<TokenFeatures[] | undefined>();
@@ -140,25 +142,32 @@ export class EngineState {
     }
   }
 
-  /** Reads the dropped files' headers and configs (nothing is loaded onto the GPU yet). */
+  /**
+   * Reads the dropped files' headers and configs (nothing is loaded onto the GPU yet). The SAE in use
+   * stays in use until another is chosen: files that are refused change nothing but the message.
+   */
   async openSaeFiles(files: File[], keepNote = false): Promise<void> {
-    this.lastSaeFiles = files;
     const note = this.saeNote;
     await this.saeTask(async () => {
       if (keepNote) this.saeNote = note;
-      this.sae = undefined;
-      this.sample = undefined;
-      this.saeFiles = undefined;
+      this.saeFiles = undefined; // the choices shown are of the files being read
       const inputs = files.map((file) => ({ path: file.webkitRelativePath || file.name, blob: file }));
       this.saeFiles = await this.api.openSaeFiles(inputs);
+      this.lastSaeFiles = files;
     });
   }
 
   async selectSae(id: string, overrides: Partial<SaeSpec>): Promise<void> {
     await this.saeTask(async () => {
-      this.sae = undefined;
-      this.sample = undefined;
-      this.sae = await this.api.selectSae(id, { overrides: $state.snapshot(overrides) as Partial<SaeSpec> });
+      this.saeSwitching = true;
+      try {
+        this.sae = await this.api.selectSae(id, { overrides: $state.snapshot(overrides) as Partial<SaeSpec> });
+        this.sample = undefined;
+      } finally {
+        // A refusal before the swap leaves the SAE in use as it was; one after it leaves none.
+        this.sae = await this.api.currentSae();
+        this.saeSwitching = false;
+      }
     });
   }
 
