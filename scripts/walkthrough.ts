@@ -71,7 +71,9 @@ export async function walkThrough(page: Page, options: WalkthroughOptions): Prom
   await page.getByTestId('llm-preset-demo').click();
   await page.getByTestId('llm-connect').click();
   await page.getByTestId('llm-model').waitFor(LONG);
-  await page.getByTestId('explain-min-examples').fill('5');
+  // The minimum set in the table holds here too: the two screens agree on what would be explained.
+  const min = await page.getByTestId('explain-min-examples').inputValue();
+  if (min !== '5') throw new Error(`The Explain form's minimum of windows is ${min}, not the 5 set in the features table.`);
   await page.getByTestId('explain-max-features').fill(String(options.maxFeatures ?? 12));
   await page.getByTestId('explain-plan').waitFor(LONG);
   await page.getByTestId('explain-start').click();

@@ -119,6 +119,8 @@ export interface InterpApi {
   /** One feature's record in the JSON shape `npm run records` writes. */
   featureRecord(runId: string, feature: number, options?: Partial<RecordOptions>): Promise<FeatureRecord>;
 
+  /** The most activating windows any feature of the cache has (0 when none fires). */
+  mostWindows(runId: string): Promise<number>;
   /** Features with at least `minExamples` activating windows, in index order (from the statistics). */
   qualifyingFeatures(runId: string, minExamples: number): Promise<number[]>;
   /** What explaining `features` would cost: prompts built for a sample of them, times the model's prices. */

@@ -102,6 +102,13 @@ export class Interp implements InterpApi {
     };
   }
 
+  async mostWindows(runId: string): Promise<number> {
+    const stats = await this.stats(runId);
+    let most = 0;
+    for (let f = 0; f < stats.width; f++) if (stats.nnz[f]! > 0 && stats.windows[f]! > most) most = stats.windows[f]!;
+    return most;
+  }
+
   async qualifyingFeatures(runId: string, minExamples: number): Promise<number[]> {
     const stats = await this.stats(runId);
     const out: number[] = [];

@@ -6,6 +6,7 @@
 import { DEFAULT_CONCURRENCY, errorMessage, MAX_EXPLANATION_CHARS } from '../../lib/index.ts';
 import type { CostEstimate, ExplainProgress, LlmConnection, StoredLlmResult } from '../../../workers/interp/api.ts';
 import { downloadBlob } from './download.ts';
+import { minExamplesOf, recordSettings } from './record-settings.svelte.ts';
 import { LlmJobsState, type RunProgress } from './llm-runs.svelte.ts';
 
 export interface ExplainRequestForm {
@@ -25,8 +26,10 @@ export class ExplainState extends LlmJobsState {
   results = $state.raw<StoredLlmResult[]>([]);
   estimate = $state.raw<CostEstimate | undefined>();
   qualifying = $state.raw<number[] | undefined>();
-  /** The Explain form as the user left it. */
-  form = $state<ExplainRequestForm>({ minExamples: 200, maxFeatures: 100, explainer: 'default', concurrency: DEFAULT_CONCURRENCY, budget: 1, activationValues: false, maxExplanationChars: MAX_EXPLANATION_CHARS });
+  /** When no feature qualifies: the most activating windows any feature of the cache has (what to lower the minimum to). */
+  mostWindows = $state<number | undefined>();
+  /** The Explain form as the user left it (its minimum of windows is the Features table's too). */
+  form = $state<Omit<ExplainRequestForm, 'minExamples'>>({ maxFeatures: 100, explainer: 'default', concurrency: DEFAULT_CONCURRENCY, budget: 1, activationValues: false, maxExplanationChars: MAX_EXPLANATION_CHARS });
   /** Features picked in a cache's table for the next run (instead of every feature with enough windows). */
   picked = $state.raw<{ runId: string; features: number[] } | undefined>();
 
@@ -54,11 +57,24 @@ export class ExplainState extends LlmJobsState {
     return this.picked?.runId === runId ? this.picked.features : undefined;
   }
 
+  get minExamples(): number | null {
+    return recordSettings.minExamples;
+  }
+  set minExamples(value: number | null) {
+    recordSettings.minExamples = value;
+  }
+
+  /** The form with the shared minimum, as plan and start take it. */
+  request(): ExplainRequestForm {
+    return { ...$state.snapshot(this.form), minExamples: minExamplesOf(this.minExamples) };
+  }
+
   /** The features a run would explain (those picked in the table, else those with enough windows) and what it would cost. */
   async plan(runId: string, form: ExplainRequestForm): Promise<number[]> {
     this.error = undefined;
     try {
       const all = this.pickedFor(runId) ?? (await this.interp.qualifyingFeatures(runId, form.minExamples));
+      this.mostWindows = all.length === 0 && !this.pickedFor(runId) ? await this.interp.mostWindows(runId) : undefined;
       const features = form.maxFeatures > 0 ? all.slice(0, form.maxFeatures) : all;
       this.qualifying = all;
       const pricing = this.connection.pricing;

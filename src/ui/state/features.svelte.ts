@@ -13,6 +13,7 @@ import type { FeatureDirections } from '../../../workers/engine/api.ts';
 import type { CacheRun, FeaturePageView, FeatureScoreColumns, FeatureTable, InterpApi, Progress } from '../../../workers/interp/api.ts';
 import { PolicyWorker } from '../content-security-policy.ts';
 import type { EngineState } from './engine.svelte.ts';
+import { minExamplesOf, recordSettings } from './record-settings.svelte.ts';
 import { countQualifying, explanationColumn, filterFeatures, sortFeatures, type ExplanationColumn, type FeatureColumns, type FeatureFilter, type SortDirection, type SortKey } from './feature-order.ts';
 
 /** Logit effects and similar features of the feature on screen, or why there are none. */
@@ -82,8 +83,13 @@ export class FeaturesState {
   }
   /** Whether any filter is set (the scorer chosen for a range is none on its own). */
   readonly filtered = $derived(Object.entries(NO_FILTERS).some(([key, value]) => key !== 'scorer' && this.filters[key as keyof TableFilters] !== value));
-  /** delphi's min_examples: features with fewer activating windows are not explained. */
-  minExamples = $state<number | null>(200);
+  /** delphi's min_examples: features with fewer activating windows are not explained (shared with the Explain form). */
+  get minExamples(): number | null {
+    return recordSettings.minExamples;
+  }
+  set minExamples(value: number | null) {
+    recordSettings.minExamples = value;
+  }
   /** Where the table was scrolled to, so that coming back from a feature page finds the same rows. */
   scrollTop = $state(0);
 
@@ -146,8 +152,7 @@ export class FeaturesState {
   }
 
   get minExamplesValue(): number {
-    const value = this.minExamples;
-    return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+    return minExamplesOf(this.minExamples);
   }
 
   runOf(runId: string | undefined): CacheRun | undefined {
