@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'cache/not-found'
   | 'cache/bad-input'
   | 'cache/mismatch'
+  | 'cache/busy'
   | 'delphi/missing-config'
   | 'delphi/bad-config'
   | 'delphi/bad-split'

@@ -152,6 +152,9 @@ export interface CorpusSummary {
   preview: string[];
 }
 
+/** A stored cache as the list shows it: `writtenElsewhere` while another tab (or worker) writes it. */
+export type ListedCache = CacheRun & { writtenElsewhere?: boolean };
+
 export interface CacheRunOptions {
   /** Rows per encode call; default: as many as keep the SAE's pre-activations near 64 MiB. */
   batchRows?: number;
@@ -219,7 +222,8 @@ export interface EngineApi {
    * with). Aborting `signal` pauses: the run stops after the batch in hand and stays resumable.
    */
   runCache(runId: string, options?: CacheRunOptions, onProgress?: (progress: CacheProgress) => void, signal?: AbortSignal): Promise<CacheRun>;
-  listCaches(): Promise<CacheRun[]>;
+  /** The caches stored in this browser, each marked when another tab is writing it now. */
+  listCaches(): Promise<ListedCache[]>;
   deleteCache(runId: string): Promise<void>;
   /** One feature's stored activations: global token index (row * ctx + position) and value. */
   cacheFeature(runId: string, feature: number): Promise<{ tokens: Uint32Array; values: Float32Array }>;

@@ -5,7 +5,7 @@
  * on WebGPU.
  */
 import {
-  AppError, LoadOnce, applySaeSettings, cosineNeighbours, decoderDirection, logitEffects, tokenEmbedding, batchRowsFor, buildEncoderModel, buildHookModel, cachedHubFiles, cacheSettings, checkCorpusNumbers, checkResumable,
+  AppError, exclusively, heldLocks, LoadOnce, applySaeSettings, cosineNeighbours, decoderDirection, logitEffects, tokenEmbedding, batchRowsFor, buildEncoderModel, buildHookModel, cachedHubFiles, cacheSettings, checkCorpusNumbers, checkResumable,
   checkRowLength, checkSaeAgainstModel, chunkRowsFor, chunkToShards, clearHubFiles, createRun, deleteRun, delphiDatasetFields, delphiFiles,
   describeSource, detectSaes, encoderBlockColumns, estimateInputScale, exportDelphiZip, findSameCache, fingerprintOf, formatBytes, getRun,
   HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, inspectGpt2, listColumns, listRuns, loadGpt2, loadSaeWeights, loadTokenizer, modelDims,
@@ -16,7 +16,7 @@ import {
   type SaeSpec, type SparseActivations, type SparseAgreement, type TextTokenizer, type TokenEffect, type TokenEmbedding, type WebGpuStatus,
 } from '../../src/lib/index.ts';
 import type {
-  CacheRunOptions, CorpusColumnsSource, CorpusOptions, CorpusSummary, EngineApi, FeatureDirections, LoadedModel, ModelSource, NewCache, ReadySae,
+  CacheRunOptions, ListedCache, CorpusColumnsSource, CorpusOptions, CorpusSummary, EngineApi, FeatureDirections, LoadedModel, ModelSource, NewCache, ReadySae,
   SaeFilesResult, SaeInputFile, SelectSaeOptions, StorageTiming, TimingRequest, TimingResult,
 } from './api.ts';
 
@@ -81,6 +81,8 @@ export class Engine implements EngineApi {
   private candidates: SaeCandidate[] = [];
   private saeFiles = new Map<string, Blob>();
   private readonly db = new LoadOnce<'db', CacheDatabase>();
+  /** Caches this engine is writing (or reading whole) now, under their lock. */
+  private readonly ownWrites = new Set<string>();
   private corpus: { packed: PackedCorpus; summary: CorpusSummary; options: CorpusOptions; source: CorpusSource } | undefined;
   private encoder: EncoderState | undefined;
 
@@ -332,9 +334,14 @@ export class Engine implements EngineApi {
   }
 
   async runCache(runId: string, options: CacheRunOptions = {}, onProgress?: (progress: CacheProgress) => void, signal?: AbortSignal): Promise<CacheRun> {
+    return this.writing(runId, () => this.runCacheLocked(runId, options, onProgress, signal));
+  }
+
+  private async runCacheLocked(runId: string, options: CacheRunOptions, onProgress?: (progress: CacheProgress) => void, signal?: AbortSignal): Promise<CacheRun> {
     const model = this.requireModel();
     const db = await this.cacheDb();
     const run = await getRun(db, runId);
+    if (run.status === 'done') return run; // finished (perhaps by another tab meanwhile): nothing to write
     const state = this.encoder;
     checkResumable(run, model.source, state?.ready);
     return runCache(db, runId, {
@@ -351,12 +358,30 @@ export class Engine implements EngineApi {
     });
   }
 
-  async listCaches(): Promise<CacheRun[]> {
-    return listRuns(await this.cacheDb());
+  async listCaches(): Promise<ListedCache[]> {
+    const held = await heldLocks();
+    return (await listRuns(await this.cacheDb())).map((run) => (held.has(cacheLock(run.id)) && !this.ownWrites.has(run.id) ? { ...run, writtenElsewhere: true } : run));
   }
 
   async deleteCache(runId: string): Promise<void> {
-    await deleteRun(await this.cacheDb(), runId);
+    const db = await this.cacheDb();
+    await this.writing(runId, () => deleteRun(db, runId));
+  }
+
+  /**
+   * `work` as the one writer of cache `runId` across tabs (Web Locks): refused at once, saying so, while
+   * another tab writes it; the lock goes with this worker if its tab closes.
+   */
+  private async writing<T>(runId: string, work: () => Promise<T>): Promise<T> {
+    const busy = () => new AppError('cache/busy', 'Another tab is writing this cache now: pause or finish it there (or close that tab), then try again here.');
+    return exclusively(cacheLock(runId), busy, async () => {
+      this.ownWrites.add(runId);
+      try {
+        return await work();
+      } finally {
+        this.ownWrites.delete(runId);
+      }
+    });
   }
 
   async cacheFeature(runId: string, feature: number): Promise<{ tokens: Uint32Array; values: Float32Array }> {
@@ -366,18 +391,23 @@ export class Engine implements EngineApi {
 
   async exportCache(runId: string, nSplits = 5, onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<Blob> {
     const db = await this.cacheDb();
-    const run = await getRun(db, runId);
-    const report = monotonic(onProgress);
-    return exportDelphiZip(runExport(db, run, await readRunTokens(db, run), nSplits), {
-      ...(signal ? { signal } : {}),
-      onProgress: (event) => report({ stage: 'export', done: event.split, total: event.splits, text: `Exporting: ${event.split} of ${event.splits} splits, ${formatBytes(event.bytes)}` }),
+    // Held for the export: no tab writes the cache while it is read.
+    return this.writing(runId, async () => {
+      const run = await getRun(db, runId);
+      const report = monotonic(onProgress);
+      return exportDelphiZip(runExport(db, run, await readRunTokens(db, run), nSplits), {
+        ...(signal ? { signal } : {}),
+        onProgress: (event) => report({ stage: 'export', done: event.split, total: event.splits, text: `Exporting: ${event.split} of ${event.splits} splits, ${formatBytes(event.bytes)}` }),
+      });
     });
   }
 
   async exportCacheFiles(runId: string, nSplits: number, onFile: (path: string, bytes: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<void> {
     const db = await this.cacheDb();
-    const run = await getRun(db, runId);
-    for await (const file of delphiFiles(runExport(db, run, await readRunTokens(db, run), nSplits), signal)) await onFile(file.path, file.bytes);
+    await this.writing(runId, async () => {
+      const run = await getRun(db, runId);
+      for await (const file of delphiFiles(runExport(db, run, await readRunTokens(db, run), nSplits), signal)) await onFile(file.path, file.bytes);
+    });
   }
 
   async importDelphi(files: { path: string; blob: Blob }[], onProgress?: (progress: Progress) => void, signal?: AbortSignal): Promise<CacheRun[]> {
@@ -500,3 +530,6 @@ export class Engine implements EngineApi {
     this.causalLm = undefined;
   }
 }
+
+/** The Web Lock a cache's writer holds. */
+const cacheLock = (runId: string): string => `autointerp-cache:${runId}`;

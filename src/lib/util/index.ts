@@ -8,3 +8,4 @@ export { below, Prng, splitmix32 } from './random.ts';
 export { adapterLabel, detectWebGpu, type WebGpuAdapterInfo, type WebGpuMissing, type WebGpuStatus } from './webgpu.ts';
 export { SerialQueue } from './serial-queue.ts';
 export { LoadOnce } from './load-once.ts';
+export { exclusively, heldLocks } from './locks.ts';

@@ -4,7 +4,7 @@
  */
 import * as Comlink from 'comlink';
 import { checkCorpusNumbers, corpusKindOf } from '../../lib/index.ts';
-import type { CacheProgress, CacheRun, ColumnListing, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, Progress } from '../../../workers/engine/api.ts';
+import type { CacheProgress, CacheRun, ColumnListing, ListedCache, CorpusColumnsSource, CorpusOptions, CorpusSource, CorpusSummary, Progress } from '../../../workers/engine/api.ts';
 import type { EngineState } from './engine.svelte.ts';
 import { downloadBlob } from './download.ts';
 
@@ -15,7 +15,7 @@ export interface StorageInfo {
 }
 
 export class CacheState {
-  caches = $state.raw<CacheRun[]>([]);
+  caches = $state.raw<ListedCache[]>([]);
   corpus = $state.raw<CorpusSummary | undefined>();
   packing = $state.raw<Progress | undefined>();
   progress = $state.raw<CacheProgress | undefined>();
@@ -37,7 +37,16 @@ export class CacheState {
   corpusError = $state<string | undefined>();
   storage = $state.raw<StorageInfo | undefined>();
 
-  constructor(private readonly engine: EngineState) {}
+  /** Tells the other tabs of this site that the caches changed (a run started or ended, a cache deleted or imported), and hears theirs. */
+  private readonly tabs = typeof BroadcastChannel === 'undefined' ? undefined : new BroadcastChannel('autointerp-caches');
+
+  constructor(private readonly engine: EngineState) {
+    if (this.tabs) this.tabs.onmessage = () => void this.refresh();
+  }
+
+  private changed(): void {
+    this.tabs?.postMessage('changed');
+  }
 
   /** Reloads the list of caches and the storage figures. It is not a user action: errors shown stay. */
   async refresh(): Promise<void> {
@@ -105,6 +114,8 @@ export class CacheState {
     this.runSignal = controller;
     const finished = (async () => {
       await this.refreshStorage(true);
+      // The other tabs learn that this one writes the cache once it holds the lock.
+      setTimeout(() => this.changed(), 500);
       await this.task(async () => {
         await this.engine.api.runCache(id, {}, Comlink.proxy((progress: CacheProgress) => (this.progress = progress)), controller.signal);
       });
@@ -116,6 +127,7 @@ export class CacheState {
     this.running = undefined;
     this.stopping = undefined;
     await this.refresh();
+    this.changed();
   }
 
   /** Stops the run after the batch in hand; what is stored stays, and Resume goes on from there. */
@@ -137,6 +149,7 @@ export class CacheState {
   async remove(id: string): Promise<void> {
     await this.task(() => this.engine.api.deleteCache(id));
     await this.refresh();
+    this.changed();
   }
 
   async exportZip(run: CacheRun): Promise<void> {
@@ -156,6 +169,7 @@ export class CacheState {
       }
     });
     await this.refresh();
+    this.changed();
   }
 
   /** Reads usage and quota; when a run starts, also asks the browser to keep the data (persist). */
