@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startLlmServer } from '../../scripts/servers/llm-server.ts';
 import { startStaticServer, type StaticServer } from '../../scripts/servers/static-server.ts';
 import { appUrl, hubUrl, launch, type Browser } from './harness.ts';
 
@@ -155,6 +156,36 @@ test('the engine worker runs under the page policy: hosts not allowed are refuse
   expect(directive((await policyOf(page)).content, 'connect-src')).toContain(other);
   expect(errors.filter((error) => !error.includes(other))).toEqual([]);
   await page.close();
+});
+
+test('an LLM endpoint on a host the policy does not list yet: Connect saves it and says so, and after a reload it connects', async () => {
+  const llm = await startLlmServer({ keys: ['sk-elsewhere'], host: '127.0.0.2' });
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(`${appUrl()}#/explain`);
+    await page.getByTestId('llm-connect').waitFor();
+    expect(directive((await policyOf(page)).content, 'connect-src')).not.toContain(llm.url);
+    await page.getByTestId('llm-base-url').fill(llm.openRouterBase);
+    await page.getByTestId('llm-key').fill('sk-elsewhere');
+    await page.getByTestId('llm-connect').click();
+    // Not "CORS": the page's own policy is what stands in the way, and it is said so; nothing was sent.
+    expect(await page.getByTestId('llm-needs-reload').textContent()).toMatch(new RegExp(`connects to ${llm.url.replaceAll('.', '\\.')} from its next load on: its security policy`));
+    expect(await page.getByTestId('llm-models-error').count()).toBe(0);
+    expect(llm.requests).toEqual([]);
+    await page.getByTestId('llm-reload').click();
+    await page.getByTestId('llm-connect').waitFor();
+    expect(directive((await policyOf(page)).content, 'connect-src')).toContain(llm.url);
+    // The endpoint and the key (this tab's) are kept: Connect is all it takes.
+    expect(await page.getByTestId('llm-base-url').inputValue()).toBe(llm.openRouterBase);
+    await page.getByTestId('llm-connect').click();
+    await page.getByTestId('llm-model').waitFor();
+    expect(await page.getByTestId('llm-needs-reload').count()).toBe(0);
+    expect(llm.requests.some((r) => r.path === '/api/v1/models')).toBe(true);
+  } finally {
+    await page.evaluate(() => localStorage.clear()).catch(() => undefined);
+    await page.close();
+    await llm.close();
+  }
 });
 
 test('the built app runs from a sub-path: worker, wasm and the bundled demo hub under the policy', async () => {

@@ -11,6 +11,7 @@ import {
   type KeyInfo, type ModelInfo,
 } from '../../lib/index.ts';
 import type { LlmConnection } from '../../../workers/interp/api.ts';
+import { allowConnections, connectAllowed } from '../content-security-policy.ts';
 
 const KEY_STORAGE = 'autointerp.llm-key';
 const ENDPOINT_STORAGE = 'autointerp.llm-endpoint';
@@ -35,6 +36,8 @@ export class LlmConnectionState {
   keyStatus = $state.raw<KeyInfo | undefined>();
   keyError = $state<string | undefined>();
   signInError = $state<string | undefined>();
+  /** An endpoint origin this page's security policy lets in only from the next load on (saved for it). */
+  needsReload = $state<string | undefined>();
 
   get pricing() {
     return this.models.find((m) => m.id === this.model)?.pricing;
@@ -59,6 +62,21 @@ export class LlmConnectionState {
     this.saveKey();
     this.modelsError = undefined;
     this.keyError = undefined;
+    this.needsReload = undefined;
+    // The page's security policy is fixed when it loads: a new endpoint host is saved for it, and takes a reload.
+    let endpoint: string;
+    try {
+      endpoint = normalizeBaseUrl(this.baseUrl);
+    } catch (error) {
+      this.modelsError = errorMessage(error);
+      return;
+    }
+    if (!connectAllowed(endpoint)) {
+      allowConnections([endpoint], { reload: false });
+      this.models = [];
+      this.needsReload = new URL(endpoint).origin;
+      return;
+    }
     const options = { baseUrl: this.baseUrl, ...(this.key ? { apiKey: this.key } : {}) };
     try {
       this.models = await listModels(options);
