@@ -34,6 +34,12 @@ export interface CacheRunnerOptions {
   onProgress?: (progress: CacheProgress) => void;
   /** Checked after each batch: true stores what the chunk in hand has encoded and stops, leaving the run resumable from there. */
   shouldPause?: () => boolean;
+  /**
+   * What the chunk in hand has encoded is stored at least this often (ms; default 5000), as a pause
+   * stores it, so a closed tab or a reload loses at most this much work, and the bytes stored grow as
+   * the run goes.
+   */
+  checkpointMs?: number;
   now?: () => number;
 }
 
@@ -58,6 +64,7 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
   run = await updateRun(db, runId, { status: 'running', error: undefined, errorCode: undefined });
   const started = now();
   let encodedTokens = 0;
+  let lastStored = started;
 
   /** The chunk's token rows from row `from` on (past the part a pause stored). */
   const chunkRows = async (chunk: number, from = 0): Promise<number[][]> => {
@@ -91,12 +98,17 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
       const chunk = run.chunksDone;
       const firstRow = run.partialRows ?? 0; // `rows` are the chunk's rows from this one on
       const parts: SparseActivations[] = [];
-      /** Stores the first `count` rows of `rows`, encoded in `parts`: the chunk's rest, or a part of it. */
+      /** Rows of `rows` stored already (by checkpoints): `parts` hold those after them. */
+      let storedRows = 0;
+      /** Stores rows `storedRows` to `count` of `rows`, encoded in `parts`: the chunk's rest, or a part of it. */
       const store = async (count: number) => {
-        const sparse = concatSparse(parts);
-        if (sparse.tokens !== count * run.ctx) throw new AppError('cache/mismatch', `The engine returned ${sparse.tokens} tokens for ${count * run.ctx}.`);
-        run = await writeChunk(db, runId, chunk, chunkToShards(sparse, run.width, firstRow * run.ctx), { firstRow, rows: count });
-        encodedTokens += count * run.ctx;
+        const sparse = concatSparse(parts.splice(0));
+        const from = firstRow + storedRows;
+        if (sparse.tokens !== (count - storedRows) * run.ctx) throw new AppError('cache/mismatch', `The engine returned ${sparse.tokens} tokens for ${(count - storedRows) * run.ctx}.`);
+        run = await writeChunk(db, runId, chunk, chunkToShards(sparse, run.width, from * run.ctx), { firstRow: from, rows: count - storedRows });
+        encodedTokens += (count - storedRows) * run.ctx;
+        storedRows = count;
+        lastStored = now();
       };
       // The next chunk's rows are read while this chunk encodes, so its first batch is queued without a wait.
       const nextRead = chunk + 1 < run.nChunks ? chunkRows(chunk + 1) : undefined;
@@ -110,12 +122,14 @@ export async function runCache(db: CacheDatabase, runId: string, options: CacheR
         parts.push(await current);
         const encoded = Math.min(rows.length, b + batchRows);
         if (encoded === rows.length) break;
-        options.onProgress?.(progressOf(run, encodedTokens + encoded * run.ctx, (now() - started) / 1000, encoded * run.ctx));
+        options.onProgress?.(progressOf(run, encodedTokens + (encoded - storedRows) * run.ctx, (now() - started) / 1000, (encoded - storedRows) * run.ctx));
         // A pause keeps what the chunk in hand has encoded (the progress just shown); the batch queued after it is dropped.
         if (options.shouldPause?.()) {
           await store(encoded);
           return await pause();
         }
+        // So does a checkpoint, now and then, and the run goes on.
+        if (now() - lastStored >= (options.checkpointMs ?? 5000)) await store(encoded);
       }
       await store(rows.length);
       options.onProgress?.(progressOf(run, encodedTokens, (now() - started) / 1000));

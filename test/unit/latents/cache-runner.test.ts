@@ -196,6 +196,38 @@ describe('runCache', () => {
     expect(resumed.error).toBeUndefined();
   });
 
+  it('stores what the chunk in hand has encoded every checkpoint: a tab closed mid-chunk loses at most the batches since, and the resumed cache is the uninterrupted one', async () => {
+    const { db } = await freshRun(10); // 2 chunks of 10 rows; batches of 2 rows
+    let clock = 0;
+    let calls = 0;
+    // Each batch takes a second. The tab goes away (nothing runs after it, not even the runner's own catch:
+    // a hang stands for it) while the 4th batch encodes; the 5th is queued behind it.
+    const closing = async (rows: number[][]) => {
+      clock += 1000;
+      if (++calls === 4) return new Promise<SparseActivations>(() => undefined);
+      return fakeEncode(rows);
+    };
+    const progress: CacheProgress[] = [];
+    void runCache(db, 'run', { encode: closing, batchRows: 2, checkpointMs: 1500, now: () => clock, onProgress: (p) => progress.push(p) });
+    await expect.poll(() => calls).toBe(5);
+    await tick();
+    const left = await getRun(db, 'run');
+    // Batches 1-3 (6 rows) were encoded by then, and stored by the checkpoints after batches 1 and 3.
+    expect(left).toMatchObject({ chunksDone: 0, partialRows: 6 });
+    expect(left.bytes).toBeGreaterThan(0);
+    expect(storedTokens(left)).toBe(6 * CTX);
+    // Progress never counts a row twice, checkpoint or not.
+    for (let i = 1; i < progress.length; i++) expect(progress[i]!.done).toBeGreaterThanOrEqual(progress[i - 1]!.done);
+    expect(progress.at(-1)!.done).toBeLessThanOrEqual(6 * CTX);
+    // Reopened (the stored status is still "running"), it resumes from row 6 and ends as an uninterrupted run.
+    let resumedCalls = 0;
+    await runCache(db, 'run', { encode: async (rows) => (resumedCalls++, fakeEncode(rows)), batchRows: 2, checkpointMs: 1500, now: () => (clock += 1000) });
+    expect(resumedCalls).toBe(2 + 5);
+    const whole = await freshRun(10);
+    await runCache(whole.db, 'run', { encode: async (rows) => fakeEncode(rows), batchRows: 2 });
+    expect(await digestOf(db)).toBe(await digestOf(whole.db));
+  });
+
   it('refuses a batch size that is not a positive whole number', async () => {
     const { db } = await freshRun(6);
     await expect(runCache(db, 'run', { encode: async (rows) => fakeEncode(rows), batchRows: 0 })).rejects.toMatchObject({ code: 'cache/bad-input' });
