@@ -39,6 +39,24 @@ test('upload a corpus, tokenize it, cache activations with progress, and export 
   const file = await download;
   expect(file.suggestedFilename()).toMatch(/^blocks\.1\.hook_resid_pre-cache-.*\.zip$/);
   await page.screenshot({ path: 'test-results/cache-ui.png', fullPage: true });
+
+  // The same corpus again, with the same model, SAE and settings: the cache there is offered, nothing is made.
+  const rows = () => list.locator('tbody tr').count();
+  const before = await rows();
+  await page.getByTestId('cache-start').click();
+  const same = page.getByTestId('cache-duplicate');
+  await same.waitFor();
+  expect(await same.textContent()).toMatch(/already cached with this model, SAE and settings \(done/);
+  expect(await rows()).toBe(before);
+  expect(await page.getByTestId('cache-duplicate-open').getAttribute('href')).toMatch(/^#\/features\/cache-/);
+  // Other settings (another row length) are another cache: made without a word.
+  await page.getByTestId('corpus-ctx').fill('16');
+  await page.getByTestId('corpus-prepare').click();
+  await expect.poll(() => summary.textContent()).toMatch(/× 16 =/);
+  await page.getByTestId('cache-start').click();
+  await expect.poll(rows).toBe(before + 1);
+  expect(await same.count()).toBe(0);
+  await expect.poll(() => list.locator('text=done').count()).toBe(before + 1);
   expect(browser.errors).toEqual([]);
 });
 

@@ -224,6 +224,8 @@ export interface EngineApi {
   runCache(runId: string, options?: CacheRunOptions, onProgress?: (progress: CacheProgress) => void, signal?: AbortSignal): Promise<CacheRun>;
   /** The caches stored in this browser, each marked when another tab is writing it now. */
   listCaches(): Promise<ListedCache[]>;
+  /** A stored cache (done or resumable) that `request` would make again: same settings, same token rows. */
+  sameCache(request: NewCache): Promise<CacheRun | undefined>;
   deleteCache(runId: string): Promise<void>;
   /** One feature's stored activations: global token index (row * ctx + position) and value. */
   cacheFeature(runId: string, feature: number): Promise<{ tokens: Uint32Array; values: Float32Array }>;

@@ -7,7 +7,7 @@
 import {
   AppError, exclusively, heldLocks, LoadOnce, applySaeSettings, cosineNeighbours, decoderDirection, logitEffects, tokenEmbedding, batchRowsFor, buildEncoderModel, buildHookModel, cachedHubFiles, cacheSettings, checkCorpusNumbers, checkResumable,
   checkRowLength, checkSaeAgainstModel, chunkRowsFor, chunkToShards, clearHubFiles, createRun, deleteRun, delphiDatasetFields, delphiFiles,
-  describeSource, detectSaes, encoderBlockColumns, estimateInputScale, exportDelphiZip, findSameCache, fingerprintOf, formatBytes, getRun,
+  describeSource, detectSaes, encoderBlockColumns, estimateInputScale, exportDelphiZip, findSameCache, findSameSettings, fingerprintOf, formatBytes, getRun,
   HOOK_OUTPUT, HUGGING_FACE_HUB, importDelphiHook, inspectGpt2, listColumns, listRuns, loadGpt2, loadSaeWeights, loadTokenizer, modelDims,
   modelNameWarning, monotonic, openCacheDb, packRows, pastKeyValuesType, previewRows, readDelphiFolder, readDelphiZip, readDocuments, readFeature, readRunTokens, runCache, runDigest,
   runExport, SaeEncoder, compareSparse, summarizeSae, buildEncoderProductModel, ENCODER_PRODUCT_IO, Prng, syntheticTokens, syntheticTopK, throwIfAborted, tokenFeeds, writeChunk,
@@ -311,6 +311,17 @@ export class Engine implements EngineApi {
   }
 
   async createCache(request: NewCache): Promise<CacheRun> {
+    const { settings, tokens } = this.newCacheOf(request);
+    return createRun(await this.cacheDb(), newCacheId(), settings, tokens, this.requireModel().config.vocabSize, request.chunkRows);
+  }
+
+  async sameCache(request: NewCache): Promise<CacheRun | undefined> {
+    const { settings, tokens, ctx } = this.newCacheOf(request);
+    return findSameSettings(await this.cacheDb(), settings, tokens, ctx);
+  }
+
+  /** What a new cache would be made of: its settings and token rows, checked against the model and SAE. */
+  private newCacheOf(request: NewCache): { settings: CacheSettings; tokens: Uint32Array; ctx: number } {
     const model = this.requireModel();
     const sae = this.encoder?.ready;
     if (!sae) throw new AppError('sae/not-ready', 'Select an SAE before creating a cache.');
@@ -330,7 +341,7 @@ export class Engine implements EngineApi {
       prependBos: sae.spec.prependBos,
       ...(!request.tokens && corpus ? { source: datasetSource(corpus.source) } : {}),
     });
-    return createRun(await this.cacheDb(), newCacheId(), settings, request.tokens ?? corpus!.packed.tokens, model.config.vocabSize, request.chunkRows);
+    return { settings, tokens: request.tokens ?? corpus!.packed.tokens, ctx };
   }
 
   async runCache(runId: string, options: CacheRunOptions = {}, onProgress?: (progress: CacheProgress) => void, signal?: AbortSignal): Promise<CacheRun> {

@@ -79,6 +79,20 @@ export function runExport(db: CacheDatabase, run: CacheRun, tokens: Uint32Array,
  * and token matrix), whether imported before or made here and exported: importing it again would only
  * add a copy.
  */
+/**
+ * A stored cache made with the same settings (model, SAE, corpus, seed, row length, token budget) from
+ * the same token rows, done or resumable: what a new cache of them would repeat. Undefined when none.
+ */
+export async function findSameSettings(db: CacheDatabase, settings: CacheSettings, tokens: Uint32Array, ctx: number): Promise<CacheRun | undefined> {
+  const wanted = JSON.stringify(settings);
+  const hash = hashTokens(tokens);
+  for (const run of await listRuns(db)) {
+    if (run.status === 'failed' || run.ctx !== ctx || run.nRows * run.ctx !== tokens.length || JSON.stringify(run.settings) !== wanted) continue;
+    if (hashTokens(await readRunTokens(db, run)) === hash) return run;
+  }
+  return undefined;
+}
+
 export async function findSameCache(db: CacheDatabase, hook: DelphiHookCache): Promise<CacheRun | undefined> {
   for (const run of await listRuns(db)) {
     const same = run.status === 'done' && run.settings.sae.hookName === hook.hook && run.width === hook.width && run.nRows === hook.nRows && run.ctx === hook.ctx && run.nnz === hook.nonZeros;

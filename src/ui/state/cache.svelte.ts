@@ -36,6 +36,8 @@ export class CacheState {
   notice = $state<string | undefined>();
   corpusError = $state<string | undefined>();
   storage = $state.raw<StorageInfo | undefined>();
+  /** A stored cache that the cache about to be made would repeat (same corpus, model, SAE, settings). */
+  duplicate = $state.raw<CacheRun | undefined>();
 
   /** Tells the other tabs of this site that the caches changed (a run started or ended, a cache deleted or imported), and hears theirs. */
   private readonly tabs = typeof BroadcastChannel === 'undefined' ? undefined : new BroadcastChannel('autointerp-caches');
@@ -98,10 +100,17 @@ export class CacheState {
   }
 
   /** Creates a cache from the prepared corpus and runs it. */
-  async start(): Promise<void> {
+  /**
+   * Creates a cache of the prepared corpus and runs it; when the same corpus is already cached with the
+   * same model, SAE and settings, offers that cache instead (`duplicate`) unless `again` is set.
+   */
+  async start(again = false): Promise<void> {
     let id: string | undefined;
+    this.duplicate = undefined;
     await this.task(async () => {
-      id = (await this.engine.api.createCache({})).id;
+      const same = again ? undefined : await this.engine.api.sameCache({});
+      if (same) this.duplicate = same;
+      else id = (await this.engine.api.createCache({})).id;
     });
     if (id) await this.run(id);
   }
