@@ -259,6 +259,12 @@ export function formatActivation(value: number): string {
   return value.toExponential(2);
 }
 
+/** An activation in a table column: three significant digits kept (2.50 beside 2.87, not 2.5), so the column reads evenly. */
+export function formatColumnActivation(value: number): string {
+  const magnitude = Math.abs(value);
+  return value !== 0 && magnitude >= 1e-3 && magnitude < 999.5 ? value.toPrecision(3) : formatActivation(value);
+}
+
 /** A score or metric with two decimals; "n/a" where it is undefined (null, NaN), never 0. */
 export function formatScore(value: number | null | undefined): string {
   return typeof value === 'number' && Number.isFinite(value) ? value.toFixed(2) : 'n/a';

@@ -1,6 +1,6 @@
 /** The page's hash routes and the features table's order, in Node (the browser tests drive them in the page). */
 import { describe, expect, test } from 'vitest';
-import { countQualifying, featureOrder, formatActivation, formatDensity } from '../../../src/ui/state/feature-order.ts';
+import { countQualifying, featureOrder, formatActivation, formatColumnActivation, formatDensity } from '../../../src/ui/state/feature-order.ts';
 import { formatRoute, parseRoute, screenOf, type Route } from '../../../src/ui/state/route-hash.ts';
 
 describe('routes', () => {
@@ -89,6 +89,8 @@ describe('the features table order', () => {
     expect(formatDensity(0.00001)).toBe('1.0e-5');
     expect(formatActivation(3.5)).toBe('3.5');
     expect(formatActivation(2)).toBe('2');
+    // In a table column the digits are kept: 3.00 beside 3.25, not 3.
+    expect([3, 3.25, 0.5, 12.345, 0, 1234.5].map(formatColumnActivation)).toEqual(['3.00', '3.25', '0.500', '12.3', '0', '1,235']);
     expect(formatActivation(0.7182)).toBe('0.718');
     expect(formatActivation(999.7)).toBe('1,000');
     expect(formatActivation(12345.6)).toBe('12,346');
