@@ -93,6 +93,9 @@ test('the demo, from empty storage to an exported delphi zip, by clicking and ty
   expect(await page.getByTestId('nav-results').getAttribute('aria-current')).toBe('page');
   await page.reload();
   await page.locator('[data-testid="results-metrics-row"]').first().waitFor();
+  // The navigation's marks come back with what is stored: explained and scored runs.
+  await page.getByTestId('nav-done-explain').waitFor();
+  await page.getByTestId('nav-done-results').waitFor();
   await page.goto(`${servers.site.url}#/features/${encodeURIComponent(runId)}/${feature}`);
   await page.getByTestId('feature-top-examples').waitFor();
   // A scored feature's page lists its first 20 judgements per scorer, all of them on request.
