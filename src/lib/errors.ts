@@ -55,6 +55,7 @@ export type ErrorCode =
   | 'zip/bad-archive'
   | 'zip/unsupported'
   | 'zip/bad-input'
+  | 'zip/too-large'
   | 'corpus/bad-jsonl'
   | 'corpus/missing-column'
   | 'corpus/not-text'

@@ -4,7 +4,7 @@
  * call to the core; the class runs in Node tests on fake-indexeddb as well as in the worker.
  */
 import {
-  AppError, LoadOnce, computeFeatureStats, featureResults, featureScoreColumns, importResults, IMPORTABLE_SCORERS, neuronpediaJson, readDelphiResults, readZip, resultScorers, scoreCsvRows, scoresCsv, toNeuronpedia, createExplainJob, createScoreJob, estimateScoreCost, exportResultsZip, runScoreJob, scoreSummary, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
+  AppError, LoadOnce, computeFeatureStats, featureResults, featureScoreColumns, importResults, IMPORTABLE_SCORERS, neuronpediaJson, readDelphiResults, readResultsZip, resultScorers, scoreCsvRows, scoresCsv, toNeuronpedia, createExplainJob, createScoreJob, estimateScoreCost, exportResultsZip, runScoreJob, scoreSummary, createLlmClient, deleteLlmJob, estimateExplainCost, getLlmJob, getLlmResult, listLlmJobs, listLlmResults, runExplainJob, featurePage, featureTopTokens, getFeatureStats, getRun, HUGGING_FACE_HUB, idbCacheReader, listRuns, loadTokenizer,
   openCacheDb, putFeatureStats, recordOptions, featureRecord,
   type CacheDatabase, type CacheReader, type CacheRun, type Example, type FeatureRecord, type Progress, type RecordOptions, type RepoRef,
   type StoredFeatureStats, type TextTokenizer, type CostEstimate, type ExplainJobRequest, type ExplainProgress, type ExplainSettings, type Pricing, type ScoreSettings,
@@ -191,7 +191,7 @@ export class Interp implements InterpApi {
   async importResults(runId: string, input: ResultsInput): Promise<ImportedResults> {
     const db = await this.openDb();
     const run = await getRun(db, runId);
-    const files: DelphiInputFile[] = input.zip ? await readZip(input.zip) : [...(input.files ?? [])];
+    const files: DelphiInputFile[] = input.zip ? await readResultsZip(input.zip) : [...(input.files ?? [])];
     const folders = resultScorers(files);
     const scorers = folders.filter((folder) => IMPORTABLE_SCORERS[folder]);
     const results = await readDelphiResults(files, { scorers });

@@ -19,6 +19,10 @@ export interface ZipEntry {
 export interface ReadZipOptions {
   /** Also check the CRC of stored entries, which reads the whole archive once (deflated ones are always checked). */
   verifyStored?: boolean;
+  /** The entries wanted; the others are skipped unread (a deflated one is never inflated). */
+  accept?: (path: string) => boolean;
+  /** The most bytes an entry may unpack to: a larger one is refused before it is read, with its size. */
+  maxEntryBytes?: (path: string) => number;
   signal?: AbortSignal;
 }
 
@@ -41,6 +45,11 @@ export async function readZip(archive: Blob, options: ReadZipOptions = {}): Prom
   for (const info of infos) {
     throwIfAborted(signal, 'The zip operation');
     if (info.path.endsWith('/')) continue;
+    if (options.accept && !options.accept(info.path)) continue;
+    const most = options.maxEntryBytes?.(info.path);
+    if (most !== undefined && info.size > most) {
+      throw new AppError('zip/too-large', `"${info.path}" unpacks to ${megabytes(info.size)}, more than the ${megabytes(most)} such a file may have here: it cannot be what it claims to be. Nothing was imported.`);
+    }
     if (info.flags & FLAG_ENCRYPTED) throw new AppError('zip/unsupported', `"${info.path}" is encrypted; extract the archive with its password and drop the folder instead.`);
     if (info.method !== METHOD_STORE && info.method !== METHOD_DEFLATE) {
       throw new AppError('zip/unsupported', `"${info.path}" uses compression method ${info.method}; only stored (0) and deflated (8) entries can be read. Extract the archive and drop the folder instead.`);
@@ -87,6 +96,8 @@ class LocalHeaderReader {
 }
 
 const HEADER_WINDOW_BYTES = 1024 * 1024;
+
+const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: bytes < 2 ** 20 ? 3 : 1 })} MB`;
 
 function checkCrc(info: CentralInfo, crc: number): void {
   if (crc !== info.crc) {

@@ -14,6 +14,6 @@ export type { DelphiScoreExample, FeatureResults, ResultsFile } from './types.ts
 export { MAX_EXPLANATION_CHARS, normalizeScoreExample, parseExplanationFile, parseScoreFile, parseSimulationScoreFile, simulationScoreRecords, type SimulationScoreRecord } from './records.ts';
 export { parseResultFileName, resultFileName } from './layout.ts';
 export { exportResultsZip, resultsToDelphiFiles, type ResultsFilesOptions, type ResultsZipOptions } from './write.ts';
-export { readDelphiResults, readDelphiResultsZip, resultScorers, type ReadResultsOptions } from './read.ts';
+export { MAX_RESULT_FILE_BYTES, readDelphiResults, readDelphiResultsZip, readResultsZip, resultScorers, type ReadResultsOptions } from './read.ts';
 export { neuronpediaJson, toNeuronpedia, type NeuronpediaActivation, type NeuronpediaExplanation, type NeuronpediaFeature, type NeuronpediaOptions } from './neuronpedia.ts';
 export { csvField, scoresCsv, type ScoresCsvRow } from './csv.ts';

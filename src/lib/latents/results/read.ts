@@ -78,6 +78,10 @@ export async function readDelphiResults(files: readonly DelphiInputFile[], optio
   for (let first = 0; first < named.length; first += PARALLEL_READS) {
     throwIfAborted(options.signal, 'Reading the results');
     const batch = named.slice(first, first + PARALLEL_READS);
+    for (const file of batch) {
+      const most = file.scorer === null ? MAX_RESULT_FILE_BYTES.explanation : MAX_RESULT_FILE_BYTES.score;
+      if (file.blob.size > most) throw new AppError('results/bad-file', `${file.path} has ${(file.blob.size / 2 ** 20).toFixed(1)} MB, more than the ${most / 2 ** 20} MB ${file.scorer === null ? 'an explanation' : 'a score file'} may have: it cannot be one. Nothing was imported.`);
+    }
     const texts = await Promise.all(batch.map((file) => readText(file.blob, file.path)));
     batch.forEach((file, i) => {
       const result = entry(file.hook, file.feature);
@@ -95,9 +99,24 @@ export async function readDelphiResults(files: readonly DelphiInputFile[], optio
     });
 }
 
+/** The most bytes an explanation file and a score file may have: more is no explanation or score (the largest real ones are a few kB and a few MB). */
+export const MAX_RESULT_FILE_BYTES = { explanation: 2 ** 20, score: 256 * 2 ** 20 } as const;
+
+/** Whether a path is one a results import reads (explanations/, scores/): others are skipped unread. */
+const resultPath = (path: string): boolean => /(^|\/)(explanations|scores)\/[^/]/.test(normalizePath(path));
+const resultFileLimit = (path: string): number => (/(^|\/)explanations\//.test(normalizePath(path)) ? MAX_RESULT_FILE_BYTES.explanation : MAX_RESULT_FILE_BYTES.score);
+
+/**
+ * The entries of a results zip: only explanations/ and scores/ are opened (a deflated entry elsewhere is
+ * never inflated), and one over its size limit is refused with its size before it is read.
+ */
+export async function readResultsZip(archive: Blob, signal?: AbortSignal): Promise<DelphiInputFile[]> {
+  return readZip(archive, { accept: resultPath, maxEntryBytes: resultFileLimit, ...(signal && { signal }) });
+}
+
 /** Opens a zip (made by `exportResultsZip`, by zipping delphi's run folder, or by any tool) and reads the results in it. */
 export async function readDelphiResultsZip(archive: Blob, options: ReadResultsOptions = {}): Promise<FeatureResults[]> {
-  return readDelphiResults(await readZip(archive, options.signal ? { signal: options.signal } : {}), options);
+  return readDelphiResults(await readResultsZip(archive, options.signal), options);
 }
 
 /** The scorer folders among the files (`scores/<scorer>/*.txt`), in name order, without reading any file. */

@@ -2,11 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, test } from 'vitest';
 import { errorCode } from '../../../../src/lib/errors.ts';
-import { readZip, ZipWriter } from '../../../../src/lib/formats/index.ts';
+import { crc32, readZip, ZipWriter } from '../../../../src/lib/formats/index.ts';
 import {
   exportResultsZip,
+  MAX_RESULT_FILE_BYTES,
   parseResultFileName,
   readDelphiResults,
   readDelphiResultsZip,
@@ -235,6 +237,53 @@ describe('reading a folder delphi wrote', () => {
       [5, 'Quoted "speech", then a line break\nand a tab\t; café — é', {}],
       [17, 'numbers', {}],
     ]);
+  });
+});
+
+/** A zip written by hand with deflated entries (what Finder or `zip` make), from node:zlib. */
+function deflatedZip(files: { path: string; bytes: Uint8Array; badCrc?: boolean }[]): Blob {
+  const parts: Uint8Array[] = [];
+  const central: Uint8Array[] = [];
+  let offset = 0;
+  for (const { path, bytes, badCrc } of files) {
+    const name = new TextEncoder().encode(path);
+    const data = deflateRawSync(bytes, { level: 9 });
+    const crc = (crc32(bytes) ^ (badCrc ? 1 : 0)) >>> 0;
+    const local = new DataView(new ArrayBuffer(30));
+    local.setUint32(0, 0x04034b50, true); local.setUint16(4, 20, true); local.setUint16(8, 8, true);
+    local.setUint32(14, crc, true); local.setUint32(18, data.length, true); local.setUint32(22, bytes.length, true); local.setUint16(26, name.length, true);
+    const entry = new DataView(new ArrayBuffer(46));
+    entry.setUint32(0, 0x02014b50, true); entry.setUint16(4, 20, true); entry.setUint16(6, 20, true); entry.setUint16(10, 8, true);
+    entry.setUint32(16, crc, true); entry.setUint32(20, data.length, true); entry.setUint32(24, bytes.length, true); entry.setUint16(28, name.length, true); entry.setUint32(42, offset, true);
+    parts.push(new Uint8Array(local.buffer), name, data);
+    central.push(new Uint8Array(entry.buffer), name);
+    offset += 30 + name.length + data.length;
+  }
+  const size = central.reduce((n, c) => n + c.length, 0);
+  const end = new DataView(new ArrayBuffer(22));
+  end.setUint32(0, 0x06054b50, true); end.setUint16(8, files.length, true); end.setUint16(10, files.length, true); end.setUint32(12, size, true); end.setUint32(16, offset, true);
+  return new Blob([...parts, ...central, new Uint8Array(end.buffer)] as BlobPart[]);
+}
+
+describe('zip limits', () => {
+  test('entries outside explanations/ and scores/ are skipped unread, however large; an oversized explanation is refused at once, with its size', async () => {
+    const explanation = new TextEncoder().encode(JSON.stringify('the word "cat"'));
+    // 300 MB of zeros (about 300 kB deflated), with a wrong checksum: inflating it would fail, so it must never be.
+    const junk = new Uint8Array(300 * 2 ** 20);
+    const fine = deflatedZip([{ path: 'run/latents/huge.bin', bytes: junk, badCrc: true }, { path: 'run/explanations/layers.6_latent3.txt', bytes: explanation }]);
+    expect(fine.size).toBeLessThan(2 ** 20);
+    const read = await readDelphiResultsZip(fine);
+    expect(read).toEqual([{ hook: 'layers.6', feature: 3, explanation: 'the word "cat"', scores: {} }]);
+
+    const bomb = deflatedZip([{ path: 'run/explanations/layers.6_latent4.txt', bytes: new Uint8Array(8 * 2 ** 20).fill(0x20) }]);
+    const started = performance.now();
+    const refused = await readDelphiResultsZip(bomb).catch((error: unknown) => error);
+    expect(errorCode(refused)).toBe('zip/too-large');
+    expect((refused as Error).message).toBe('"run/explanations/layers.6_latent4.txt" unpacks to 8 MB, more than the 1 MB such a file may have here: it cannot be what it claims to be. Nothing was imported.');
+    expect(performance.now() - started).toBeLessThan(60_000); // never inflated (a sanity bound, not a timing test)
+    // A dropped folder's oversized explanation is refused by its size as well, before it is read.
+    const folder = await readDelphiResults([{ path: 'run/explanations/layers.6_latent5.txt', blob: new Blob([new Uint8Array(MAX_RESULT_FILE_BYTES.explanation + 1)]) }]).catch((error: unknown) => error);
+    expect((folder as Error).message).toMatch(/layers\.6_latent5\.txt has 1\.0 MB, more than the 1 MB an explanation may have/);
   });
 });
 
