@@ -158,6 +158,15 @@ test('a cache made in the page: its features table, a feature page checked again
   expect(Math.max(...example.activations)).toBe(ref.max);
   expect(example.titles.map((t) => Number(/\(token (\d+)\)/.exec(t)![1]))).toEqual(ref.tokens);
   expect(Number(await page.getByTestId('feature-max').getAttribute('data-value'))).toBe(ref.max);
+  // A token's value without a mouse: Tab reaches the active tokens and shows the value; a tap shows any token's.
+  const topExample = page.getByTestId('feature-top-examples').getByTestId('feature-example').first();
+  const active = topExample.locator('[data-testid="feature-token"][tabindex="0"]').first();
+  await active.focus();
+  const detail = page.getByTestId('feature-token-detail').first();
+  expect(await detail.textContent()).toContain(`activation ${await active.evaluate((el) => { const v = Number(el.getAttribute('data-activation')); return v.toPrecision(3).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, ''); })}`);
+  const quiet = topExample.locator('[data-testid="feature-token"][data-activation="0"]').first();
+  await quiet.click();
+  await expect.poll(() => detail.textContent()).toMatch(/activation 0\b/);
   expect(Number(await page.getByTestId('feature-activations').getAttribute('data-value'))).toBe(ref.count);
   expect(Number(await page.getByTestId('feature-windows-count').getAttribute('data-value'))).toBe(ref.windows);
   expect(await page.getByTestId('feature-pieces-error').count()).toBe(0);
