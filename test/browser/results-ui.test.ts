@@ -314,6 +314,12 @@ test('an import of another SAE\'s results, or of a file that is not a zip, is re
   await other.add('run/readme.md', new TextEncoder().encode('# nothing here') as Uint8Array<ArrayBuffer>);
   await page.getByTestId('results-import-zip').setInputFiles(await upload(await other.finish(), 'readme.zip'));
   await expect.poll(() => error.textContent()).toContain('No delphi explanations or scores found');
+  // An "explanation" of 2 MB (beside a valid one): refused at once by its size, nothing imported.
+  const huge = new ZipWriter();
+  await huge.add(`run/explanations/${hook}_latent0.txt`, new TextEncoder().encode(JSON.stringify('fine')) as Uint8Array<ArrayBuffer>);
+  await huge.add(`run/explanations/${hook}_latent1.txt`, new Uint8Array(2 * 2 ** 20).fill(0x20) as Uint8Array<ArrayBuffer>);
+  await page.getByTestId('results-import-zip').setInputFiles(await upload(await huge.finish(), 'huge.zip'));
+  await expect.poll(() => error.textContent()).toContain(`"run/explanations/${hook}_latent1.txt" unpacks to 2 MB, more than the 1 MB such a file may have here`);
 
   expect(await jobs()).toBe(1);
   expect(await page.getByTestId('results-run-select').inputValue()).toBe(shownBefore);
