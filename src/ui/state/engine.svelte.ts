@@ -16,6 +16,18 @@ export interface TokenFeatures {
   active: number;
 }
 
+const LAST_MODEL_KEY = 'autointerp.last-model';
+
+/** The model loaded last in this browser (what the Setup screen offers again after a reload), if any. */
+export function lastModel(): { repo: string; revision: string; hubUrl: string } | undefined {
+  try {
+    const saved = JSON.parse(localStorage.getItem(LAST_MODEL_KEY) ?? 'null') as { repo?: unknown; revision?: unknown; hubUrl?: unknown } | null;
+    return saved && typeof saved.repo === 'string' && typeof saved.hubUrl === 'string' ? { repo: saved.repo, revision: typeof saved.revision === 'string' ? saved.revision : 'main', hubUrl: saved.hubUrl } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class EngineState {
   readonly api: Comlink.Remote<EngineApi>;
   gpu = $state<WebGpuStatus | undefined>();
@@ -110,6 +122,7 @@ export class EngineState {
     try {
       this.hubUrl = source.hubUrl;
       this.model = await this.api.loadModel(source, Comlink.proxy((progress: Progress) => (this.progress = progress)), control.signal);
+      localStorage.setItem(LAST_MODEL_KEY, JSON.stringify({ repo: source.repo, revision: source.revision ?? 'main', hubUrl: source.hubUrl }));
     } catch (error) {
       this.error = (error as Error).message;
     } finally {
