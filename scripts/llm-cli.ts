@@ -154,7 +154,6 @@ export function llmOptions(values: { [K in keyof typeof LLM_FLAGS]?: string | un
   };
 }
 
-
 export function isHttpUrl(text: string): boolean {
   try {
     return ['http:', 'https:'].includes(new URL(text).protocol);
@@ -251,7 +250,6 @@ export async function readRecord(file: RecordFile): Promise<FeatureRecord> {
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------------
 // Tokenizer, prices
 
@@ -321,9 +319,6 @@ export interface UsageJson {
   untrusted_calls: number;
 }
 
-
-export const ZERO_USAGE_JSON: Readonly<UsageJson> = Object.freeze({ prompt_tokens: 0, completion_tokens: 0, cost: 0, estimated_cost: 0, calls: 0, attempts: 0, uncosted_calls: 0, untrusted_calls: 0 });
-
 export const usageJson = (t: UsageTotals): UsageJson => ({
   prompt_tokens: t.promptTokens,
   completion_tokens: t.completionTokens,
@@ -341,8 +336,6 @@ export function untrustedUsageNote(usage: UsageJson, baseUrl: string, priced: bo
   const host = new URL(baseUrl).host;
   return `warning: ${usage.untrusted_calls === 1 ? '1 answer' : `${usage.untrusted_calls} answers`} from ${host} reported usage that cannot be right (negative, not a whole number, or beyond any one call); ${usage.untrusted_calls === 1 ? 'that call is' : 'those calls are'} counted with tokens estimated from the text, ${priced ? "at the model's listed prices, against the budget too" : 'at no cost (the model lists no prices here), so --budget cannot count them'}.`;
 }
-
-export const addUsageJson = (a: UsageJson, b: UsageJson): UsageJson => Object.fromEntries(Object.keys(ZERO_USAGE_JSON).map((k) => [k, (a[k as keyof UsageJson] ?? 0) + (b[k as keyof UsageJson] ?? 0)])) as unknown as UsageJson;
 
 const snake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 export const snakeKeys = (value: object): Record<string, unknown> => Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), v && typeof v === 'object' && !Array.isArray(v) ? snakeKeys(v) : v]));
